@@ -1,0 +1,90 @@
+"""``flask`` commands. Each runs inside an app context that Flask pushes for it."""
+
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import click
+from flask import Flask
+from flask.cli import AppGroup, with_appcontext
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from .database import insert_in_batches, unit_of_work
+from .extensions import db
+from .models import User
+
+users = AppGroup("users", help="Look after user accounts.")
+
+
+def init_app(app: Flask) -> None:
+    """Register the commands and what ``flask shell`` preloads."""
+    app.cli.add_command(seed)
+    app.cli.add_command(users)
+    app.shell_context_processor(lambda: {"db": db, "User": User, "select": select})
+
+
+@click.command()
+@click.option(
+    "--count", type=click.IntRange(min=1), default=100, show_default=True,
+    help="How many users to create.",
+)
+@click.option(
+    "--batch-size", type=click.IntRange(min=1), default=10_000, show_default=True,
+    help="Rows per transaction.",
+)
+@click.option(
+    "--prefix", default=None,
+    help="Username prefix (numbers follow it); random unless given.",
+)
+@with_appcontext
+def seed(count: int, batch_size: int, prefix: str | None) -> None:
+    """Bulk-insert made-up users, one transaction per batch."""
+    done = 0
+    try:
+        with click.progressbar(length=count, label="Seeding users") as bar:
+            for inserted in insert_in_batches(
+                User, _made_up_users(count, prefix), batch_size
+            ):
+                done += inserted
+                bar.update(inserted)
+    except SQLAlchemyError as error:
+        raise click.ClickException(
+            f"Seeding stopped: {_reason(error)}."
+            f" {done} users were committed before the failed batch, which was"
+            " rolled back."
+        ) from error
+    click.echo(f"Created {done} users.")
+
+
+@users.command("create")
+@click.argument("username")
+def create_user(username: str) -> None:
+    """Create one user."""
+    try:
+        with unit_of_work() as session:
+            session.add(User(username=username))
+    except SQLAlchemyError as error:
+        raise click.ClickException(
+            f"Could not create {username!r}: {_reason(error)}."
+        ) from error
+    click.echo(f"Created user {username!r}.")
+
+
+@users.command("count")
+def count_users() -> None:
+    """Print how many users there are."""
+    click.echo(db.session.scalar(select(func.count()).select_from(User)))
+
+
+def _made_up_users(count: int, prefix: str | None) -> Iterator[dict[str, Any]]:
+    """Usernames made lazily, so memory stays flat for any count."""
+    prefix = prefix or f"user-{secrets.token_hex(4)}-"
+    for number in range(count):
+        yield {"username": f"{prefix}{number}"}
+
+
+def _reason(error: SQLAlchemyError) -> str:
+    """The database's own words, without SQLAlchemy's long preamble."""
+    original = getattr(error, "orig", None)
+    return f"{type(original or error).__name__}: {original or error}"

@@ -1,0 +1,34 @@
+"""Alembic environment: the app's engine and metadata, online mode only."""
+
+import logging
+from logging.config import fileConfig
+
+from alembic import context
+from flask import current_app
+
+config = context.config
+if config.config_file_name is not None and not logging.getLogger().handlers:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+db = current_app.extensions["migrate"].db
+
+
+def run_migrations_online() -> None:
+    """Migrate through the app's own engine (``db.engine``, not deprecated APIs)."""
+    engine = db.engine
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=db.metadata,
+            # SQLite cannot ALTER most things: batch mode rebuilds the table.
+            render_as_batch=engine.dialect.name == "sqlite",
+            compare_type=True,
+            **current_app.extensions["migrate"].configure_args,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+if context.is_offline_mode():
+    raise SystemExit("Offline migrations are not set up; run against a database.")
+run_migrations_online()

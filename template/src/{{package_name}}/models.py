@@ -1,0 +1,34 @@
+"""The database models: plain SQLAlchemy 2.0 declarative classes."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import String, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .extensions import Base
+
+USERNAME_MAX_LENGTH = 80
+
+
+class User(Base):
+    """Someone who uses the app, known by a unique username."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(USERNAME_MAX_LENGTH), unique=True)
+    # Set by the database, not by a flush event: work inside flush events is
+    # what raises "Session is already flushing".
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of a user."""
+        return {
+            "id": self.id,
+            "username": self.username,
+            "created_at": self.created_at.isoformat(),
+        }
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.username!r}>"
