@@ -1,0 +1,235 @@
+"""Fixtures for the template's own suite.
+
+Everything here renders from a clean clone of the committed template, never
+from the working tree, and isolates copier and git from the user's settings.
+
+Fixtures (see each docstring):
+  template_clone -> Path                        the committed template, cloned
+  render(answers, dst=None) -> Path             a rendered, git-committed project
+  project_env(project) -> Path                  a venv with project[dev] installed
+  postgres_url -> str                           a real PostgreSQL server
+  redis_url -> str                              a real Redis server
+Helpers: projects.run, projects.tool_env, servers.fresh_database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pytest
+from _pytest.terminal import TerminalReporter
+
+import projects
+import servers
+
+TESTS_DIR = Path(__file__).resolve().parent
+
+Answers = projects.Answers
+Render = projects.Render
+
+
+def _repo_root() -> Path:
+    """The git repository holding this suite (the template repository)."""
+    out = subprocess.run(
+        ["git", "rev-parse", "--show-toplevel"],
+        cwd=TESTS_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return Path(out.stdout.strip()).resolve()
+
+
+def _cache_root() -> Path:
+    """Where venvs and downloads persist between runs (gitignored)."""
+    override = os.environ.get("TEMPLATE_TESTS_CACHE")
+    return Path(override).resolve() if override else _repo_root() / ".cache"
+
+
+def _server_missing(reason: str) -> NoReturn:
+    """Skip for a developer without the server; fail on CI, where it must exist."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so this is a failure, not a skip)")
+    pytest.skip(reason)
+
+
+# --------------------------------------------------------------------------
+# Isolation
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep the user's copier settings and git config out of every test."""
+    home = tmp_path_factory.mktemp("isolation")
+    settings = home / "copier-settings.yml"
+    settings.write_text("{}\n")  # copier wants a mapping, not an empty file
+    gitconfig = home / "gitconfig"
+    gitconfig.write_text("")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("COPIER_SETTINGS_PATH", str(settings))
+        mp.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
+        mp.setenv("GIT_CONFIG_NOSYSTEM", "1")
+        for key, value in projects.GIT_IDENTITY.items():
+            mp.setenv(key, value)
+        yield
+
+
+# --------------------------------------------------------------------------
+# Template and rendering
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def template_clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh clone of the committed template (HEAD of the current branch).
+
+    Rendering from a clean clone means copier never makes a temporary commit,
+    and `_commit` in the answers file names a real revision.
+    """
+    source = _repo_root()
+    clone = tmp_path_factory.mktemp("template") / "template"
+    projects.run(["git", "clone", "--quiet", "--no-hardlinks", str(source), str(clone)], cwd=source)
+    if not (clone / "copier.yml").exists():
+        pytest.fail(f"no copier.yml in the committed template at {source}: commit it first")
+    return clone.resolve()
+
+
+@pytest.fixture(scope="session")
+def render(template_clone: Path, tmp_path_factory: pytest.TempPathFactory) -> Render:
+    """`render(answers, dst=None) -> Path`: a rendered project, committed to git.
+
+    With no `dst`, each answer set renders once per session (per xdist worker)
+    and later calls return the same directory: tests must not modify it (copy
+    it first, e.g. with `shutil.copytree`, or pass a `dst`).
+    """
+    cache: dict[str, Path] = {}
+
+    def _render(answers: Answers, dst: Path | None = None) -> Path:
+        key = json.dumps(answers, sort_keys=True, default=str)
+        if dst is None and key in cache:
+            return cache[key]
+        target = dst if dst is not None else tmp_path_factory.mktemp("project") / projects.answers_slug(answers)
+        target = Path(target).resolve()
+        projects.copy_template(template_clone, target, answers)
+        projects.git_commit_all(target, "Render the template")
+        if dst is None:
+            cache[key] = target
+        return target
+
+    return _render
+
+
+# --------------------------------------------------------------------------
+# Generated projects' virtualenvs
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def venv_pool() -> projects.VenvPool:
+    """The cache of generated-project venvs under `.cache/venvs`."""
+    from uv import find_uv_bin
+
+    cache = _cache_root()
+    return projects.VenvPool(root=cache / "venvs", uv=Path(find_uv_bin()), uv_cache=cache / "uv")
+
+
+@pytest.fixture
+def project_env(venv_pool: projects.VenvPool) -> Iterator[Callable[[Path], Path]]:
+    """`project_env(project) -> venv`: a venv with `project[dev]` installed.
+
+    The venv is cached by the project's declared dependencies and reserved for
+    this test until it ends (other workers use another copy meanwhile).
+    """
+    with contextlib.ExitStack() as stack:
+
+        def _acquire(project: Path) -> Path:
+            return stack.enter_context(venv_pool.acquire(project))
+
+        yield _acquire
+
+
+# --------------------------------------------------------------------------
+# Servers
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL server for this worker; use `servers.fresh_database`."""
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(servers.postgres_server())
+        except servers.ServerUnavailable as exc:
+            _server_missing(str(exc))
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real Redis server for this worker."""
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(servers.redis_server())
+        except servers.ServerUnavailable as exc:
+            _server_missing(str(exc))
+        yield url
+
+
+# --------------------------------------------------------------------------
+# Coverage summary
+# --------------------------------------------------------------------------
+
+_CHECK_PROPERTY = "template-check"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tag tests named with `projects.check` so the summary can list them."""
+    for item in items:
+        name = getattr(getattr(item, "function", None), "template_check", None)
+        if not name:
+            continue
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        answers = params.get("answers")
+        label = answers.get("project_name", "?") if isinstance(answers, dict) else "-"
+        if isinstance(answers, dict):
+            extras = {k: v for k, v in answers.items() if k != "project_name"}
+            if extras:
+                label += " (" + ", ".join(f"{k}={v}" for k, v in extras.items()) + ")"
+        item.user_properties.append((_CHECK_PROPERTY, json.dumps([label, name])))
+
+
+_outcomes: dict[str, dict[str, str]] = defaultdict(dict)
+_RANK = {"passed": 0, "skipped": 1, "failed": 2}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Remember each tagged test's worst outcome (runs in the xdist controller)."""
+    for key, value in report.user_properties:
+        if key != _CHECK_PROPERTY:
+            continue
+        label, name = json.loads(str(value))
+        if report.when != "call" and report.outcome == "passed":
+            continue
+        previous = _outcomes[label].get(name)
+        if previous is None or _RANK[report.outcome] > _RANK[previous]:
+            _outcomes[label][name] = report.outcome
+
+
+def pytest_terminal_summary(terminalreporter: TerminalReporter) -> None:
+    """Print which answer sets were rendered and which tools ran on them."""
+    if not _outcomes:
+        return
+    tr = terminalreporter
+    tr.section("template coverage")
+    symbols = {"passed": "ok", "failed": "FAILED", "skipped": "skipped"}
+    for label in sorted(_outcomes):
+        checks = ", ".join(f"{name}: {symbols[o]}" for name, o in _outcomes[label].items())
+        tr.write_line(f"{label}: {checks}")

@@ -1,0 +1,285 @@
+"""Helpers for rendering projects and running their own tools.
+
+`run` makes subprocess failures readable in pytest's report; `VenvPool`
+keeps virtualenvs for generated projects between runs, keyed by the
+project's declared dependencies, so a second run installs only the project.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+#: Fixed identity for commits the suite makes (no reliance on global git config).
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Template Tests",
+    "GIT_AUTHOR_EMAIL": "template-tests@example.com",
+    "GIT_COMMITTER_NAME": "Template Tests",
+    "GIT_COMMITTER_EMAIL": "template-tests@example.com",
+}
+
+#: Variables that would leak the suite's own pytest/xdist/virtualenv state into
+#: a generated project's tools (e.g. PYTEST_XDIST_WORKER makes a nested pytest
+#: believe it is an xdist worker).
+_LEAKY_PREFIXES = ("PYTEST_", "COV_CORE_", "FLASK_", "CELERY_")
+_LEAKY_NAMES = {
+    "VIRTUAL_ENV",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PYTHONSTARTUP",
+    "DATABASE_URL",
+    "TEST_DATABASE_URL",
+    "SECRET_KEY",
+    "REDIS_URL",
+}
+
+_OUTPUT_TAIL = 4000
+
+Answers = dict[str, Any]
+#: The `render` fixture's type: `render(answers, dst=None) -> Path`.
+Render = Callable[..., Path]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def clean_env(extra: Mapping[str, str | None] | None = None) -> dict[str, str]:
+    """The suite's environment without leaky variables, plus `extra` (None unsets)."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in _LEAKY_NAMES and not key.startswith(_LEAKY_PREFIXES)
+    }
+    for key, value in (extra or {}).items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
+
+
+def _tail(text: str) -> str:
+    """The end of a long output: where the error usually is."""
+    text = text.rstrip()
+    if len(text) <= _OUTPUT_TAIL:
+        return text
+    return "[... cut ...]\n" + text[-_OUTPUT_TAIL:]
+
+
+def run(
+    cmd: Sequence[str | os.PathLike[str]],
+    cwd: Path,
+    env: Mapping[str, str | None] | None = None,
+    timeout: float = 900,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    """Run a command; on failure raise AssertionError with its command and output.
+
+    The child gets `clean_env(env)`: the suite's environment minus variables
+    that leak pytest or virtualenv state, plus `env`.
+    """
+    args = [os.fspath(part) for part in cmd]
+    shown = " ".join(args)
+    try:
+        proc = subprocess.run(
+            args,
+            cwd=cwd,
+            env=clean_env(env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else exc.stdout or ""
+        err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else exc.stderr or ""
+        raise AssertionError(
+            f"command timed out after {timeout:g}s: {shown}\n(cwd: {cwd})\n"
+            f"--- stdout ---\n{_tail(out)}\n--- stderr ---\n{_tail(err)}"
+        ) from None
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"command failed with exit code {proc.returncode}: {shown}\n(cwd: {cwd})\n"
+            f"--- stdout ---\n{_tail(proc.stdout)}\n--- stderr ---\n{_tail(proc.stderr)}"
+        )
+    return proc
+
+
+def answers_slug(answers: Mapping[str, Any]) -> str:
+    """A short, path-safe label for an answer set."""
+    label = "-".join(str(v) for v in answers.values())
+    return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")[:40] or "defaults"
+
+
+def copy_template(
+    clone: Path, dst: Path, answers: Answers, **kwargs: Any
+) -> None:
+    """Render the template with copier's Python API, answering with defaults."""
+    import copier
+
+    options: dict[str, Any] = {
+        "defaults": True,
+        "vcs_ref": "HEAD",
+        "unsafe": False,
+        "quiet": True,
+    }
+    options.update(kwargs)
+    copier.run_copy(src_path=str(clone), dst_path=dst, data=dict(answers), **options)
+
+
+def git_commit_all(project: Path, message: str) -> None:
+    """Make `project` a git repository with everything committed (tools like
+    pre-commit and `copier update` expect one)."""
+    if not (project / ".git").exists():
+        run(["git", "init", "--quiet", "--initial-branch=main"], cwd=project)
+    run(["git", "add", "--all"], cwd=project, env=GIT_IDENTITY)
+    run(
+        ["git", "commit", "--quiet", "--no-verify", "--allow-empty", "-m", message],
+        cwd=project,
+        env=GIT_IDENTITY,
+    )
+
+
+def check(name: str) -> Callable[[F], F]:
+    """Name what a test checks, for the coverage summary printed after the run."""
+
+    def mark(func: F) -> F:
+        func.template_check = name  # type: ignore[attr-defined]
+        return func
+
+    return mark
+
+
+# --------------------------------------------------------------------------
+# Virtualenvs for generated projects
+# --------------------------------------------------------------------------
+
+#: Bump when the layout of cached venvs changes, to stop reusing old ones.
+_CACHE_FORMAT = "1"
+
+
+def _pyproject(project: Path) -> dict[str, Any]:
+    """The generated project's parsed pyproject.toml."""
+    with (project / "pyproject.toml").open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def deps_key(project: Path) -> str:
+    """Hash what decides a venv's contents: the declared dependencies and Python."""
+    meta = _pyproject(project).get("project", {})
+    material = {
+        "format": _CACHE_FORMAT,
+        "python": list(sys.version_info[:2]),
+        "requires-python": meta.get("requires-python"),
+        "dependencies": sorted(meta.get("dependencies", [])),
+        "optional": {k: sorted(v) for k, v in sorted(meta.get("optional-dependencies", {}).items())},
+    }
+    blob = json.dumps(material, sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def venv_bin(venv: Path, tool: str) -> Path:
+    """The path of a console script inside a venv."""
+    return venv / "bin" / tool
+
+
+def tool_env(venv: Path, extra: Mapping[str, str | None] | None = None) -> dict[str, str | None]:
+    """Variables that make a project's tools run from its venv, as if activated."""
+    env: dict[str, str | None] = {
+        "VIRTUAL_ENV": str(venv),
+        "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+        # mypy's cache of third-party stubs is reused with the venv.
+        "MYPY_CACHE_DIR": str(venv / ".mypy_cache"),
+    }
+    env.update(extra or {})
+    return env
+
+
+@dataclass(frozen=True)
+class VenvPool:
+    """Cached virtualenvs for generated projects, shared across runs and workers.
+
+    A venv lives in `<root>/<deps-hash>-<slot>`. Using one takes an exclusive
+    lock on its slot for as long as the caller holds it, so parallel workers
+    never install into, or test from, the same venv at once: a busy slot makes
+    the caller take (or build) the next one.
+    """
+
+    root: Path
+    uv: Path
+    uv_cache: Path
+    python: str = sys.executable
+
+    def _uv(self, *args: str | os.PathLike[str], cwd: Path) -> None:
+        """Run uv with the suite's cache and without downloading Pythons."""
+        run(
+            [self.uv, *args],
+            cwd=cwd,
+            env={"UV_CACHE_DIR": str(self.uv_cache), "UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"},
+            timeout=1200,
+        )
+
+    @contextlib.contextmanager
+    def acquire(self, project: Path) -> Iterator[Path]:
+        """Hold a venv with `project[dev]` installed (editable) until the block ends."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        key = deps_key(project)
+        slot = 0
+        while True:
+            lock_path = self.root / f"{key}-{slot}.lock"
+            with lock_path.open("a+") as lock:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    slot += 1
+                    continue
+                try:
+                    venv = self.root / f"{key}-{slot}"
+                    self._prepare(venv, project)
+                    yield venv
+                finally:
+                    fcntl.flock(lock, fcntl.LOCK_UN)
+                return
+
+    def _prepare(self, venv: Path, project: Path) -> None:
+        """Build the venv if needed, then make `project` the installed one."""
+        marker = venv / ".template-tests.json"
+        name = str(_pyproject(project)["project"]["name"])
+        state: dict[str, str] = {}
+        if marker.exists():
+            state = json.loads(marker.read_text())
+        python = venv / "bin" / "python"
+        if not state or not python.exists():
+            shutil.rmtree(venv, ignore_errors=True)
+            self._uv("venv", "--quiet", "--python", self.python, venv, cwd=self.root)
+            self._uv("pip", "install", "--quiet", "--python", python, "--editable", f"{project}[dev]", cwd=project)
+        elif state.get("project") != str(project):
+            if state.get("name") and state["name"] != name:
+                self._uv("pip", "uninstall", "--quiet", "--python", python, state["name"], cwd=project)
+            self._uv(
+                "pip",
+                "install",
+                "--quiet",
+                "--python",
+                python,
+                "--no-deps",
+                "--reinstall-package",
+                name,
+                "--editable",
+                str(project),
+                cwd=project,
+            )
+        else:
+            return
+        marker.write_text(json.dumps({"project": str(project), "name": name}))

@@ -1,0 +1,174 @@
+"""Render each answer set and hold the result to the generated project's own bar.
+
+A project is only as good as what its owner runs first: its linter, formatter,
+type checker and test suite must pass straight out of the template, against
+real PostgreSQL and Redis servers where the answers ask for them.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+import servers
+from projects import Render, answers_slug, check, run, tool_env, venv_bin
+
+ANSWER_SETS: list[dict[str, Any]] = [
+    {"project_name": "Demo App"},
+    {"project_name": "Pg Shop", "database": "postgresql"},
+    {"project_name": "Busy Queue", "task_queue": "celery"},
+    {"project_name": "Bare", "docker": False, "ci": "none"},
+]
+
+
+def _params() -> list[Any]:
+    """One param per answer set; its tests share an xdist group (one worker
+    renders and installs it once)."""
+    return [
+        pytest.param(answers, id=answers_slug({"n": answers["project_name"]}), marks=pytest.mark.xdist_group(answers_slug(answers)))
+        for answers in ANSWER_SETS
+    ]
+
+
+answer_sets = pytest.mark.parametrize("answers", _params())
+
+GITHUB_EXPRESSION = re.compile(r"\$\{\{.*?\}\}", re.DOTALL)
+#: Jinja statements and comments: never legitimate in rendered code.
+JINJA_TAG = re.compile(r"\{%|%\}|\{#-?\s.*#\}")
+
+
+def _leftover_pattern(template_clone: Path) -> re.Pattern[str]:
+    """Jinja tags, plus `{{ ... }}` expressions naming a copier variable.
+
+    `{{`/`}}` alone are not enough: nested dict literals end in `}}` and
+    f-strings escape braces as `{{`.
+    """
+    config = yaml.safe_load((template_clone / "copier.yml").read_text())
+    names = sorted(k for k in config if not k.startswith("_"))
+    variables = "|".join(map(re.escape, [*names, "_copier_conf", "_copier_answers", "_copier_python", "_folder_name"]))
+    return re.compile(rf"{JINJA_TAG.pattern}|\{{\{{[^{{}}\n]*\b({variables})\b[^{{}}\n]*\}}\}}")
+
+
+def _text_files(project: Path) -> list[Path]:
+    """Every rendered file that decodes as text (the .git directory excluded)."""
+    found = []
+    for path in sorted(project.rglob("*")):
+        rel = path.relative_to(project)
+        if rel.parts[0] == ".git" or not path.is_file():
+            continue
+        data = path.read_bytes()
+        if b"\0" in data:
+            continue
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        found.append(path)
+    return found
+
+
+def _is_html_template(rel: Path) -> bool:
+    """Flask's own Jinja templates legitimately contain `{{ }}` and `{% %}`."""
+    return rel.suffix in {".html", ".jinja2", ".j2"} and "templates" in rel.parts[:-1]
+
+
+@pytest.mark.render
+@answer_sets
+@check("no template markers left")
+def test_no_template_markers_left(render: Render, template_clone: Path, answers: dict[str, Any]) -> None:
+    project = render(answers)
+    leftover = _leftover_pattern(template_clone)
+    leftovers: list[str] = []
+    for path in _text_files(project):
+        rel = path.relative_to(project)
+        if _is_html_template(rel):
+            continue
+        text = path.read_text(encoding="utf-8")
+        if rel.parts[0] == ".github":
+            text = GITHUB_EXPRESSION.sub("", text)
+        for lineno, line in enumerate(text.splitlines(), 1):
+            if leftover.search(line):
+                leftovers.append(f"{rel}:{lineno}: {line.strip()}")
+    assert not leftovers, "unrendered template syntax:\n" + "\n".join(leftovers)
+
+    odd_names = [
+        str(p.relative_to(project))
+        for p in project.rglob("*")
+        if ".git" not in p.relative_to(project).parts[:1]
+        and (p.name.endswith(".jinja") or "{{" in p.name or "{%" in p.name)
+    ]
+    assert not odd_names, f"file names still templated: {odd_names}"
+
+
+@pytest.mark.render
+@answer_sets
+@check("answers file")
+def test_answers_file_records_source_and_answers(
+    render: Render, template_clone: Path, answers: dict[str, Any]
+) -> None:
+    project = render(answers)
+    recorded = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert recorded["_src_path"] == str(template_clone)
+    assert recorded.get("_commit"), recorded
+    for key, value in answers.items():
+        assert recorded[key] == value, key
+    assert (project / "src" / recorded["package_name"] / "__init__.py").is_file()
+
+
+@pytest.mark.full
+@answer_sets
+@check("ruff check")
+def test_ruff_check_passes(
+    render: Render, project_env: Any, answers: dict[str, Any]
+) -> None:
+    project = render(answers)
+    venv = project_env(project)
+    run([venv_bin(venv, "ruff"), "check", "--no-cache", "."], cwd=project, env=tool_env(venv))
+
+
+@pytest.mark.full
+@answer_sets
+@check("ruff format --check")
+def test_ruff_format_leaves_code_alone(
+    render: Render, project_env: Any, answers: dict[str, Any]
+) -> None:
+    project = render(answers)
+    venv = project_env(project)
+    run([venv_bin(venv, "ruff"), "format", "--check", "--no-cache", "."], cwd=project, env=tool_env(venv))
+
+
+@pytest.mark.full
+@answer_sets
+@check("mypy")
+def test_mypy_passes(render: Render, project_env: Any, answers: dict[str, Any]) -> None:
+    project = render(answers)
+    venv = project_env(project)
+    run([venv_bin(venv, "mypy")], cwd=project, env=tool_env(venv))
+
+
+@pytest.mark.full
+@answer_sets
+@check("pytest")
+def test_project_suite_passes(
+    render: Render, project_env: Any, answers: dict[str, Any], request: pytest.FixtureRequest
+) -> None:
+    project = render(answers)
+    venv = project_env(project)
+    extra: dict[str, str | None] = {}
+    if answers.get("database") == "postgresql":
+        postgres_url: str = request.getfixturevalue("postgres_url")
+        extra["TEST_DATABASE_URL"] = servers.fresh_database(postgres_url, answers_slug(answers))
+    if answers.get("task_queue") == "celery":
+        redis_url: str = request.getfixturevalue("redis_url")
+        extra["CELERY_BROKER_URL"] = redis_url
+        extra["CELERY_RESULT_BACKEND"] = redis_url
+    run(
+        [venv_bin(venv, "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=project,
+        env=tool_env(venv, extra),
+        timeout=900,
+    )
