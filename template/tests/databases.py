@@ -1,4 +1,4 @@
-"""Test databases: a file per test session on SQLite, a throwaway database on a server."""
+"""Throwaway test databases: SQLite files, or databases on a server."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager

@@ -7,16 +7,39 @@ connection from ``db.engine``, becomes a SAVEPOINT inside that transaction and
 disappears with it. Nothing is deleted or recreated between tests.
 """
 
+import contextvars
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from click.testing import Result
 from flask import Flask
 from flask.globals import app_ctx
+from flask.testing import FlaskClient, FlaskCliRunner
 from flask_sqlalchemy import SQLAlchemy
 from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import scoped_session, sessionmaker
+
+
+class ProductionLikeClient(FlaskClient):
+    """A test client whose every request gets an app context of its own.
+
+    Flask reuses an app context that is already pushed, so a request made while
+    the test holds one would share the test's session: a missing commit in a
+    view would go unnoticed. Running each request in an empty ``contextvars``
+    context makes it start and tear down its own context, as in production.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
+class ProductionLikeCliRunner(FlaskCliRunner):
+    """Like :class:`ProductionLikeClient`, for ``flask`` commands."""
+
+    def invoke(self, *args: Any, **kwargs: Any) -> Result:
+        return contextvars.Context().run(super().invoke, *args, **kwargs)
 
 
 class ConnectionBoundSession(FlaskSession):
@@ -28,7 +51,9 @@ class ConnectionBoundSession(FlaskSession):
     """
 
     def get_bind(self, *args: Any, **kwargs: Any) -> Any:
-        return self.bind or super().get_bind(*args, **kwargs)
+        if self.bind is not None:
+            return self.bind
+        return super().get_bind(*args, **kwargs)
 
 
 class SavepointConnection:
@@ -105,7 +130,8 @@ class TransactionIsolation:
         )
         # One session per app context, as in the app: each request is separate.
         self._session = scoped_session(
-            self._factory, scopefunc=lambda: id(app_ctx._get_current_object())
+            self._factory,
+            scopefunc=lambda: id(app_ctx._get_current_object()),  # type: ignore[attr-defined]
         )
 
     @contextmanager
@@ -119,12 +145,14 @@ class TransactionIsolation:
         transaction = connection.begin()
         self._factory.configure(bind=connection)
         self.db.session = self._session  # type: ignore[assignment]
-        engines[None] = SavepointEngine(engine, connection)  # type: ignore[index]
+        engines[None] = SavepointEngine(engine, connection)
         try:
             yield connection
         finally:
-            self._session.remove()
-            engines[None] = engine  # type: ignore[index]
+            # Each app context's teardown already closed its session; forget
+            # any left by contexts the test never popped.
+            self._session.registry.registry.clear()
+            engines[None] = engine
             self.db.session = real_session
             transaction.rollback()
             connection.close()

@@ -1,13 +1,17 @@
 """The users API: status codes and bodies a client relies on."""
 
+from typing import Any
+
 import pytest
 from flask.testing import FlaskClient
 
 
-def create(client: FlaskClient, username: str) -> dict:
+def create(client: FlaskClient, username: str) -> dict[str, Any]:
     response = client.post("/api/users", json={"username": username})
     assert response.status_code == 201, response.json
-    return response.json
+    body = response.json
+    assert isinstance(body, dict)
+    return body
 
 
 def test_create_then_fetch_user(client: FlaskClient) -> None:

@@ -64,7 +64,5 @@ def _username_problems(payload: Any) -> dict[str, str]:
         return {"username": f"must be at most {USERNAME_MAX_LENGTH} characters"}
     extra = sorted(set(payload) - {"username"})
     if extra:
-        return {name: "is not a known field" for name in extra}
+        return dict.fromkeys(extra, "is not a known field")
     return {}
-
-

@@ -26,15 +26,22 @@ def init_app(app: Flask) -> None:
 
 @click.command()
 @click.option(
-    "--count", type=click.IntRange(min=1), default=100, show_default=True,
+    "--count",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
     help="How many users to create.",
 )
 @click.option(
-    "--batch-size", type=click.IntRange(min=1), default=10_000, show_default=True,
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
     help="Rows per transaction.",
 )
 @click.option(
-    "--prefix", default=None,
+    "--prefix",
+    default=None,
     help="Username prefix (numbers follow it); random unless given.",
 )
 @with_appcontext

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import Engine, Table, event, insert, inspect
+from sqlalchemy import Engine, event, insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -62,21 +62,19 @@ def insert_in_batches(
     while batch := list(islice(iterator, batch_size)):
         with unit_of_work() as session:
             if session.get_bind().dialect.name == "postgresql":
-                _copy_rows(session, inspect(model).local_table, batch)
+                _copy_rows(session, model.__tablename__, batch)
             else:
                 session.execute(insert(model), batch)
         yield len(batch)
 
 
-def _copy_rows(
-    session: Session, table: Table, rows: list[Mapping[str, Any]]
-) -> None:
+def _copy_rows(session: Session, table: str, rows: list[Mapping[str, Any]]) -> None:
     """PostgreSQL's COPY: several times faster than a multi-row INSERT."""
     columns = list(rows[0])
     driver_connection = session.connection().connection.driver_connection
     assert driver_connection is not None
     statement = "COPY {} ({}) FROM STDIN".format(
-        table.name, ", ".join(f'"{column}"' for column in columns)
+        table, ", ".join(f'"{column}"' for column in columns)
     )
     dbapi = session.get_bind().dialect.loaded_dbapi
     try:

@@ -13,7 +13,9 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(Exception, _unexpected_error)
 
 
-def error_response(status: int, message: str, **details: object) -> tuple[Response, int]:
+def error_response(
+    status: int, message: str, **details: object
+) -> tuple[Response, int]:
     """The one JSON error shape: ``{"error": ..., "message": ..., ...details}``."""
     name = HTTP_STATUS_CODES.get(status, "error").lower().replace(" ", "_")
     return jsonify({"error": name, "message": message, **details}), status

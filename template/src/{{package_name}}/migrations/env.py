@@ -15,14 +15,12 @@ db = current_app.extensions["migrate"].db
 
 def run_migrations_online() -> None:
     """Migrate through the app's own engine (``db.engine``, not deprecated APIs)."""
-    engine = db.engine
-    with engine.connect() as connection:
+    with db.engine.connect() as connection:
         context.configure(
             connection=connection,
             target_metadata=db.metadata,
-            # SQLite cannot ALTER most things: batch mode rebuilds the table.
-            render_as_batch=engine.dialect.name == "sqlite",
-            compare_type=True,
+            # Flask-Migrate's defaults: compare column types, and batch mode so
+            # ALTERs work on SQLite (it rebuilds the table).
             **current_app.extensions["migrate"].configure_args,
         )
         with context.begin_transaction():
