@@ -61,6 +61,35 @@ def _server_missing(reason: str) -> NoReturn:
 
 
 # --------------------------------------------------------------------------
+# Scheduling under pytest-xdist
+# --------------------------------------------------------------------------
+
+#: Modules parametrized by answer set. Their tests that share a parameter id
+#: run on one worker, which then renders and installs that project only once.
+#: (xdist's own `xdist_group` mark does nothing under pytest 9: xdist 3.8
+#: renames items through an attribute pytest 9 no longer reads.)
+ANSWER_SET_MODULES = frozenset({"test_generated_projects.py"})
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """With `--dist load` (our default), group answer-set tests per worker."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class AnswerSetScheduling(LoadScopeScheduling):
+        """Load balancing, except that one answer set's tests stay together."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            path, _, rest = nodeid.partition("::")
+            if Path(path).name in ANSWER_SET_MODULES and rest.endswith("]") and "[" in rest:
+                return "answer-set:" + rest[rest.index("[") + 1 : -1]
+            return nodeid
+
+    return AnswerSetScheduling(config, log)
+
+
+# --------------------------------------------------------------------------
 # Isolation
 # --------------------------------------------------------------------------
 

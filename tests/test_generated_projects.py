@@ -26,12 +26,9 @@ ANSWER_SETS: list[dict[str, Any]] = [
 
 
 def _params() -> list[Any]:
-    """One param per answer set; its tests share an xdist group (one worker
-    renders and installs it once)."""
-    return [
-        pytest.param(answers, id=answers_slug({"n": answers["project_name"]}), marks=pytest.mark.xdist_group(answers_slug(answers)))
-        for answers in ANSWER_SETS
-    ]
+    """One param per answer set, its id from the project name; conftest's
+    scheduler keeps the tests of one id on one worker."""
+    return [pytest.param(answers, id=answers_slug({"n": answers["project_name"]})) for answers in ANSWER_SETS]
 
 
 answer_sets = pytest.mark.parametrize("answers", _params())
