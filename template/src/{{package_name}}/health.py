@@ -1,6 +1,6 @@
 """``GET /health``: is the app up, and can it reach its database?"""
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Flask, Response, current_app, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -8,6 +8,15 @@ from .errors import error_response
 from .extensions import db
 
 bp = Blueprint("health", __name__)
+# Served only when POOL_STATUS_ENDPOINT is set: never exposed by default.
+pool_bp = Blueprint("pool_status", __name__)
+
+
+def init_app(app: Flask) -> None:
+    """Serve ``/health``, and ``/health/pool`` when the config asks for it."""
+    app.register_blueprint(bp)
+    if app.config["POOL_STATUS_ENDPOINT"]:
+        app.register_blueprint(pool_bp)
 
 
 @bp.get("/health")
@@ -23,3 +32,13 @@ def health() -> Response | tuple[Response, int]:
         # Nothing to keep: hand the connection straight back to the pool.
         db.session.close()
     return jsonify(status="ok", database="ok")
+
+
+@pool_bp.get("/health/pool")
+def pool_status() -> Response:
+    """This worker process's pool: load tests check nothing stays checked out."""
+    pool = db.engine.pool
+    return jsonify(
+        checked_out=pool.checkedout(),  # type: ignore[attr-defined]
+        status=pool.status(),
+    )
