@@ -167,7 +167,9 @@ def venv_pool() -> projects.VenvPool:
     from uv import find_uv_bin
 
     cache = _cache_root()
-    return projects.VenvPool(root=cache / "venvs", uv=Path(find_uv_bin()), uv_cache=cache / "uv")
+    pool = projects.VenvPool(root=cache / "venvs", uv=Path(find_uv_bin()), uv_cache=cache / "uv")
+    pool.prune()
+    return pool
 
 
 @pytest.fixture
@@ -219,6 +221,17 @@ def redis_url() -> Iterator[str]:
 _CHECK_PROPERTY = "template-check"
 
 
+def _answers_label(answers: object) -> str:
+    """How the summary names an answer set: project name, then other answers."""
+    if not isinstance(answers, dict):
+        return "(no answer set)"
+    label = str(answers.get("project_name", "?"))
+    extras = {k: v for k, v in answers.items() if k != "project_name"}
+    if extras:
+        label += " (" + ", ".join(f"{k}={v}" for k, v in extras.items()) + ")"
+    return label
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tag tests named with `projects.check` so the summary can list them."""
     for item in items:
@@ -226,13 +239,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if not name:
             continue
         params = getattr(getattr(item, "callspec", None), "params", {})
-        answers = params.get("answers")
-        label = answers.get("project_name", "?") if isinstance(answers, dict) else "-"
-        if isinstance(answers, dict):
-            extras = {k: v for k, v in answers.items() if k != "project_name"}
-            if extras:
-                label += " (" + ", ".join(f"{k}={v}" for k, v in extras.items()) + ")"
-        item.user_properties.append((_CHECK_PROPERTY, json.dumps([label, name])))
+        answers = params.get("answers", getattr(item.function, "template_answers", None))  # type: ignore[attr-defined]
+        item.user_properties.append((_CHECK_PROPERTY, json.dumps([_answers_label(answers), name])))
 
 
 _outcomes: dict[str, dict[str, str]] = defaultdict(dict)

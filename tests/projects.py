@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -151,11 +152,16 @@ def git_commit_all(project: Path, message: str) -> None:
     )
 
 
-def check(name: str) -> Callable[[F], F]:
-    """Name what a test checks, for the coverage summary printed after the run."""
+def check(name: str, answers: Mapping[str, Any] | None = None) -> Callable[[F], F]:
+    """Name what a test checks, for the coverage summary printed after the run.
+
+    The answer set comes from the test's `answers` parameter, or from
+    `answers` here for a test that is not parametrized by answer set.
+    """
 
     def mark(func: F) -> F:
         func.template_check = name  # type: ignore[attr-defined]
+        func.template_answers = dict(answers) if answers is not None else None  # type: ignore[attr-defined]
         return func
 
     return mark
@@ -252,6 +258,26 @@ class VenvPool:
                     fcntl.flock(lock, fcntl.LOCK_UN)
                 return
 
+    def prune(self, max_age_days: float = 14) -> None:
+        """Delete venvs no run has used for a while (old dependency sets)."""
+        if not self.root.is_dir():
+            return
+        cutoff = time.time() - max_age_days * 86400
+        for lock_path in self.root.glob("*.lock"):
+            venv = lock_path.with_suffix("")
+            marker = venv / ".template-tests.json"
+            with lock_path.open("a+") as lock:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # in use right now
+                try:
+                    if not marker.exists() or marker.stat().st_mtime < cutoff:
+                        shutil.rmtree(venv, ignore_errors=True)
+                        lock_path.unlink(missing_ok=True)
+                finally:
+                    fcntl.flock(lock, fcntl.LOCK_UN)
+
     def _prepare(self, venv: Path, project: Path) -> None:
         """Build the venv if needed, then make `project` the installed one."""
         marker = venv / ".template-tests.json"
@@ -281,5 +307,6 @@ class VenvPool:
                 cwd=project,
             )
         else:
+            marker.touch()  # recently used: keep it from prune()
             return
         marker.write_text(json.dumps({"project": str(project), "name": name}))

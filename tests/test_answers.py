@@ -88,7 +88,7 @@ def test_api_refuses_bad_answer(
 
 
 @pytest.mark.render
-@check("package_name derived from project_name")
+@check("package_name derived from project_name", GOOD)
 def test_good_answers_render_with_derived_package_name(render: Render) -> None:
     project = render(GOOD)
     recorded = yaml.safe_load((project / ".copier-answers.yml").read_text())

@@ -169,3 +169,7 @@ def test_project_suite_passes(
         env=tool_env(venv, extra),
         timeout=900,
     )
+    # Whatever the suite writes (SQLite files, caches) must be ignored by git,
+    # or the owner's first `git add -A` commits it.
+    status = run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=project).stdout
+    assert not status, f"the project's own suite left files git does not ignore:\n{status}"
