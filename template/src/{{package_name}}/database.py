@@ -89,9 +89,12 @@ def _copy_rows(session: Session, table: str, rows: list[Mapping[str, Any]]) -> N
 def _configure_sqlite(engine: Engine) -> None:
     """Foreign keys, WAL, and transactions that SQLAlchemy controls.
 
-    The ``sqlite3`` driver starts transactions on its own and ignores
-    SAVEPOINT semantics; SQLAlchemy's documented fix is to switch that off and
-    emit BEGIN itself, which makes savepoints (and test isolation) reliable.
+    The ``sqlite3`` driver begins transactions on its own, so a SAVEPOINT can
+    end up as the outermost transaction and a "nested" commit really commits.
+    SQLAlchemy's documented fix, used here on every Python version, switches
+    that off and emits BEGIN itself. (Python 3.12's ``autocommit=False`` keeps
+    a transaction open from the moment it connects, which would turn
+    ``PRAGMA foreign_keys=ON`` into a silent no-op.)
     """
 
     @event.listens_for(engine, "connect")
