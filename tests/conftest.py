@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
-from _pytest.terminal import TerminalReporter
 
 import projects
 import servers
@@ -145,7 +144,9 @@ def render(template_clone: Path, tmp_path_factory: pytest.TempPathFactory) -> Re
         key = json.dumps(answers, sort_keys=True, default=str)
         if dst is None and key in cache:
             return cache[key]
-        target = dst if dst is not None else tmp_path_factory.mktemp("project") / projects.answers_slug(answers)
+        target = (
+            dst if dst is not None else tmp_path_factory.mktemp("project") / projects.answers_slug(answers)
+        )
         target = Path(target).resolve()
         projects.copy_template(template_clone, target, answers)
         projects.git_commit_all(target, "Render the template")
@@ -260,7 +261,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
             _outcomes[label][name] = report.outcome
 
 
-def pytest_terminal_summary(terminalreporter: TerminalReporter) -> None:
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Print which answer sets were rendered and which tools ran on them."""
     if not _outcomes:
         return

@@ -123,9 +123,7 @@ def answers_slug(answers: Mapping[str, Any]) -> str:
     return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")[:40] or "defaults"
 
 
-def copy_template(
-    clone: Path, dst: Path, answers: Answers, **kwargs: Any
-) -> None:
+def copy_template(clone: Path, dst: Path, answers: Answers, **kwargs: Any) -> None:
     """Render the template with copier's Python API, answering with defaults."""
     import copier
 
@@ -289,7 +287,9 @@ class VenvPool:
         if not state or not python.exists():
             shutil.rmtree(venv, ignore_errors=True)
             self._uv("venv", "--quiet", "--python", self.python, venv, cwd=self.root)
-            self._uv("pip", "install", "--quiet", "--python", python, "--editable", f"{project}[dev]", cwd=project)
+            self._uv(
+                "pip", "install", "--quiet", "--python", python, "--editable", f"{project}[dev]", cwd=project
+            )
         elif state.get("project") != str(project):
             if state.get("name") and state["name"] != name:
                 self._uv("pip", "uninstall", "--quiet", "--python", python, state["name"], cwd=project)

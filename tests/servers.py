@@ -78,7 +78,14 @@ def _postgres_account() -> pwd.struct_passwd | None:
         return pwd.getpwnam(POSTGRES_USER)
     except KeyError:
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", POSTGRES_USER],
+            [
+                shutil.which("useradd") or "/usr/sbin/useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                POSTGRES_USER,
+            ],
             check=True,
             capture_output=True,
         )
@@ -89,7 +96,8 @@ def _as_account(cmd: list[str], account: pwd.struct_passwd | None) -> list[str]:
     """Prefix a command so it runs as the server account."""
     if account is None:
         return cmd
-    return ["runuser", "-u", account.pw_name, "--", *cmd]
+    runuser = shutil.which("runuser") or "/usr/sbin/runuser"
+    return [runuser, "-u", account.pw_name, "--", *cmd]
 
 
 def _run_quiet(cmd: list[str], cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:
@@ -159,7 +167,19 @@ def postgres_server() -> Iterator[str]:
         )
         start = _run_quiet(
             _as_account(
-                [*env_cmd, pg_ctl, "start", "--wait", "--timeout=60", "--pgdata", str(data), "--log", str(log), "-o", options],
+                [
+                    *env_cmd,
+                    pg_ctl,
+                    "start",
+                    "--wait",
+                    "--timeout=60",
+                    "--pgdata",
+                    str(data),
+                    "--log",
+                    str(log),
+                    "-o",
+                    options,
+                ],
                 account,
             ),
             cwd=base,
@@ -226,7 +246,9 @@ def _redis_ping(port: int) -> bool:
 @contextlib.contextmanager
 def redis_server() -> Iterator[str]:
     """Run a throwaway Redis server without persistence; yield its URL."""
-    exe = shutil.which("redis-server") or ("/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server") else None)
+    exe = shutil.which("redis-server") or (
+        "/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server") else None
+    )
     if exe is None:
         raise ServerUnavailable(
             "redis-server not found on PATH; bin/test installs it with apt-get when run as root"
@@ -241,13 +263,20 @@ def redis_server() -> Iterator[str]:
             process = subprocess.Popen(
                 [
                     exe,
-                    "--bind", "127.0.0.1",
-                    "--port", str(port),
-                    "--save", "",
-                    "--appendonly", "no",
-                    "--dir", str(base),
-                    "--logfile", str(log),
-                    "--daemonize", "no",
+                    "--bind",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(base),
+                    "--logfile",
+                    str(log),
+                    "--daemonize",
+                    "no",
                 ],
                 cwd=base,
                 stdin=subprocess.DEVNULL,

@@ -101,8 +101,20 @@ def test_good_answers_render_with_derived_package_name(render: Render) -> None:
 def test_cli_renders_good_answers(template_clone: Path, tmp_path: Path) -> None:
     dst = tmp_path / "project"
     run(
-        [sys.executable, "-m", "copier", "copy", "--defaults", "--vcs-ref", "HEAD", "--quiet",
-         "--data", "project_name=My Shop", str(template_clone), str(dst)],
+        [
+            sys.executable,
+            "-m",
+            "copier",
+            "copy",
+            "--defaults",
+            "--vcs-ref",
+            "HEAD",
+            "--quiet",
+            "--data",
+            "project_name=My Shop",
+            str(template_clone),
+            str(dst),
+        ],
         cwd=tmp_path,
         timeout=120,
     )

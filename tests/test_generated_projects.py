@@ -46,7 +46,9 @@ def _leftover_pattern(template_clone: Path) -> re.Pattern[str]:
     """
     config = yaml.safe_load((template_clone / "copier.yml").read_text())
     names = sorted(k for k in config if not k.startswith("_"))
-    variables = "|".join(map(re.escape, [*names, "_copier_conf", "_copier_answers", "_copier_python", "_folder_name"]))
+    variables = "|".join(
+        map(re.escape, [*names, "_copier_conf", "_copier_answers", "_copier_python", "_folder_name"])
+    )
     return re.compile(rf"{JINJA_TAG.pattern}|\{{\{{[^{{}}\n]*\b({variables})\b[^{{}}\n]*\}}\}}")
 
 
@@ -119,9 +121,7 @@ def test_answers_file_records_source_and_answers(
 @pytest.mark.full
 @answer_sets
 @check("ruff check")
-def test_ruff_check_passes(
-    render: Render, project_env: Any, answers: dict[str, Any]
-) -> None:
+def test_ruff_check_passes(render: Render, project_env: Any, answers: dict[str, Any]) -> None:
     project = render(answers)
     venv = project_env(project)
     run([venv_bin(venv, "ruff"), "check", "--no-cache", "."], cwd=project, env=tool_env(venv))
@@ -130,9 +130,7 @@ def test_ruff_check_passes(
 @pytest.mark.full
 @answer_sets
 @check("ruff format --check")
-def test_ruff_format_leaves_code_alone(
-    render: Render, project_env: Any, answers: dict[str, Any]
-) -> None:
+def test_ruff_format_leaves_code_alone(render: Render, project_env: Any, answers: dict[str, Any]) -> None:
     project = render(answers)
     venv = project_env(project)
     run([venv_bin(venv, "ruff"), "format", "--check", "--no-cache", "."], cwd=project, env=tool_env(venv))
