@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from .database import unit_of_work
 from .errors import error_response
 from .extensions import db
-from .models import USERNAME_MAX_LENGTH, User
+from .models import User, username_problem
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -58,10 +58,9 @@ def _username_problems(payload: Any) -> dict[str, str]:
     username = payload.get("username")
     if not isinstance(username, str):
         return {"username": "is required and must be a string"}
-    if not username.strip() or username != username.strip():
-        return {"username": "must not be blank or have surrounding spaces"}
-    if len(username) > USERNAME_MAX_LENGTH:
-        return {"username": f"must be at most {USERNAME_MAX_LENGTH} characters"}
+    problem = username_problem(username)
+    if problem:
+        return {"username": problem}
     extra = sorted(set(payload) - {"username"})
     if extra:
         return dict.fromkeys(extra, "is not a known field")

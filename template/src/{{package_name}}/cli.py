@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .database import insert_in_batches, unit_of_work
 from .extensions import db
-from .models import User
+from .models import USERNAME_MAX_LENGTH, User, username_problem
 
 users = AppGroup("users", help="Look after user accounts.")
 
@@ -47,6 +47,11 @@ def init_app(app: Flask) -> None:
 @with_appcontext
 def seed(count: int, batch_size: int, prefix: str | None) -> None:
     """Bulk-insert made-up users, one transaction per batch."""
+    if prefix is not None and len(prefix) + len(str(count)) > USERNAME_MAX_LENGTH:
+        raise click.BadParameter(
+            f"too long: usernames are at most {USERNAME_MAX_LENGTH} characters",
+            param_hint="--prefix",
+        )
     done = 0
     try:
         with click.progressbar(length=count, label="Seeding users") as bar:
@@ -68,6 +73,9 @@ def seed(count: int, batch_size: int, prefix: str | None) -> None:
 @click.argument("username")
 def create_user(username: str) -> None:
     """Create one user."""
+    problem = username_problem(username)
+    if problem:
+        raise click.BadParameter(problem, param_hint="USERNAME")
     try:
         with unit_of_work() as session:
             session.add(User(username=username))

@@ -11,6 +11,18 @@ from .extensions import Base
 USERNAME_MAX_LENGTH = 80
 
 
+def username_problem(username: str) -> str | None:
+    """Why ``username`` is not acceptable, or None when it is.
+
+    The API and the CLI both check here; the database enforces uniqueness.
+    """
+    if not username.strip() or username != username.strip():
+        return "must not be blank or have surrounding spaces"
+    if len(username) > USERNAME_MAX_LENGTH:
+        return f"must be at most {USERNAME_MAX_LENGTH} characters"
+    return None
+
+
 class User(Base):
     """Someone who uses the app, known by a unique username."""
 
