@@ -39,7 +39,6 @@ only to render the old version, in the after stage).
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
@@ -90,7 +89,7 @@ def parse_moves(args: Sequence[str]) -> list[Move]:
     """Pair up ``OLD NEW OLD NEW ...`` arguments."""
     if not args or len(args) % 2:
         raise MoveError(f"expected OLD NEW pairs, got {len(args)} path(s): {' '.join(args)}")
-    moves = [Move(_project_path(old), _project_path(new)) for old, new in zip(args[::2], args[1::2])]
+    moves = [Move(_project_path(old), _project_path(new)) for old, new in zip(args[::2], args[1::2], strict=True)]
     for move in moves:
         if move.old == move.new or move.old in move.new.parents or move.new in move.old.parents:
             raise MoveError(f"cannot move {move}: one path contains the other")

@@ -195,7 +195,7 @@ def test_refuses_a_target_git_still_tracks(tmp_path: Path) -> None:
     project = _git_repo(tmp_path / "p", {"a.py": "a\n", "b.py": "b\n"})
     (project / "b.py").unlink()  # deleted on disk, not committed
 
-    with pytest.raises(mp.MoveError, match="git still tracks b.py"):
+    with pytest.raises(mp.MoveError, match=r"git still tracks b\.py"):
         mp.move_paths(project, mp.parse_moves(["a.py", "b.py"]))
 
 
@@ -210,6 +210,7 @@ def _copier_conflict(project: Path, path: str, theirs: str) -> None:
     Stage 1 is copier's empty base, stage 2 the user's version (what the index
     held), stage 3 the new template's; the file holds the merge's markers.
     """
+
     def blob(text: str) -> str:
         return subprocess.run(
             ["git", "hash-object", "-w", "--stdin"], cwd=project, input=text, capture_output=True, text=True, check=True
@@ -269,7 +270,10 @@ def test_remerge_leaves_markers_where_both_changed_the_same_lines(tmp_path: Path
     mp.remerge_moved(project, mp.parse_moves(["old.txt", "new.txt"]), lambda _path: base.encode())
 
     text = (project / "new.txt").read_text()
-    assert "<<<<<<< before updating\nline 5 the user's way\n=======\nline 5 the template's way\n>>>>>>> after updating\n" in text
+    assert (
+        "<<<<<<< before updating\nline 5 the user's way\n=======\nline 5 the template's way\n>>>>>>> after updating\n"
+        in text
+    )
     assert text.startswith("line 1\n") and text.endswith("line 10\n"), "only the clashing line conflicts"
     stages = {line.split()[2]: line.split()[1] for line in _git(project, "ls-files", "--unmerged").splitlines()}
     assert sorted(stages) == ["1", "2", "3"]
@@ -322,8 +326,9 @@ def test_old_template_files_renders_the_committed_version(tmp_path: Path) -> Non
 def test_old_template_files_needs_a_committed_answers_file(tmp_path: Path) -> None:
     project = _git_repo(tmp_path / "p", {"README.md": "hi\n"})
 
-    with mp.old_template_files(project, P(".copier-answers.yml")) as base_of, pytest.raises(
-        mp.MoveError, match="not committed"
+    with (
+        mp.old_template_files(project, P(".copier-answers.yml")) as base_of,
+        pytest.raises(mp.MoveError, match="not committed"),
     ):
         base_of(P("a.txt"))
 
