@@ -514,6 +514,12 @@ def tag_commit(repo: Path, tag: str) -> str | None:
     return proc.stdout.strip() or None
 
 
+def missing_history_hint(repo: Path) -> str:
+    """Why a recorded commit may be absent: CI checkouts are often shallow."""
+    shallow = git(repo, "rev-parse", "--is-shallow-repository").strip() == "true"
+    return " (this clone is shallow: fetch the whole history, e.g. `git fetch --unshallow --tags`)" if shallow else ""
+
+
 def recreate_release_tags(repo: Path, releases: list[Release]) -> None:
     """Make the clone's tags exactly the recorded releases, whatever it had."""
     tags = git(repo, "tag", "--list").split()
@@ -521,7 +527,9 @@ def recreate_release_tags(repo: Path, releases: list[Release]) -> None:
         git(repo, "tag", "--delete", *tags)
     for release in releases:
         exists = run(["git", "cat-file", "-e", f"{release.commit}^{{commit}}"], cwd=repo, check=False)
-        assert exists.returncode == 0, f"{RELEASE_RECORD}: {release.tag} names {release.commit}, not in this history"
+        assert exists.returncode == 0, (
+            f"{RELEASE_RECORD}: {release.tag} names {release.commit}, not in this history{missing_history_hint(repo)}"
+        )
         git(repo, "tag", release.tag, release.commit)
 
 
@@ -547,7 +555,9 @@ def test_release_record_matches_tags_and_changelog(template_clone: Path) -> None
     for release in releases:
         ancestor = run(["git", "merge-base", "--is-ancestor", release.commit, "HEAD"], cwd=template_clone, check=False)
         if ancestor.returncode != 0:
-            problems.append(f"{release.tag}: {release.commit} is not in the history of HEAD")
+            problems.append(
+                f"{release.tag}: {release.commit} is not in the history of HEAD{missing_history_hint(template_clone)}"
+            )
         tagged = tag_commit(template_clone, release.tag)
         if tagged is not None and tagged != release.commit:
             problems.append(
