@@ -1,0 +1,429 @@
+"""How a generated app holds up when served as in production: gunicorn, concurrent load.
+
+Renders the template with its defaults, installs the project, migrates and
+seeds a database, serves it with gunicorn (2 sync workers; then 2 gthread
+workers x 4 threads with a pool of 2 and no overflow, so threads must queue
+for connections) and drives it with a closed-loop load generator on loopback.
+Prints figures: requests/s, p50/p99 latency (medians of --runs runs), the
+read-by-key/ceiling ratio, and goal lines (no 5xx, nothing left checked out).
+
+The ceiling is a separate four-line Flask app (one JSON route, no database)
+served with the same gunicorn settings; the generated app's own 404 path
+(no database work) is shown beside it.
+
+gunicorn writes an access log (to a file), as the template's Dockerfile has
+it do in production; the log's pid field is also how the pool check finds
+out which worker answered.
+
+The load generator is Python threads on raw sockets in this process, on the
+same cores as gunicorn: its CPU share is printed, and absolute figures are
+lower than a native generator would show. Ratios are what to compare.
+
+    .venv-test/bin/python benchmarks/serve_load.py [--runs 3] [--duration 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import json
+import os
+import random
+import resource
+import sys
+import tempfile
+import textwrap
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import _serving
+import _support
+from _serving import Call, Gunicorn, LoadResult
+
+import projects  # the suite's helpers; _support put tests/ on the path
+
+BARE_APP = textwrap.dedent(
+    '''
+    """The ceiling: Flask with one JSON route and no database."""
+    from flask import Flask
+
+    app = Flask(__name__)
+
+
+    @app.get("/ping")
+    def ping() -> dict[str, str]:
+        return {"status": "ok"}
+    '''
+)
+
+SEEDED_USERS = 1000
+SEED_PREFIX = "seed-"
+#: Far above any id the run creates: GET /api/users/<this + n> is a 404.
+MISSING_ID = 10**9
+
+
+@dataclass(frozen=True)
+class Mode:
+    """How gunicorn runs: worker count, threads, and the pool it gets."""
+
+    name: str
+    workers: int
+    threads: int
+    pool_env: Mapping[str, str] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        pool = ", ".join(f"{k}={v}" for k, v in self.pool_env.items()) or "default pool"
+        kind = "sync" if self.threads == 1 else f"gthread x{self.threads} threads"
+        return f"{self.workers} workers, {kind}, {pool}"
+
+
+MODES = (
+    Mode("sync", workers=2, threads=1),
+    Mode(
+        "threaded",
+        workers=2,
+        threads=4,
+        pool_env={"DATABASE_POOL_SIZE": "2", "DATABASE_MAX_OVERFLOW": "0"},
+    ),
+)
+
+
+@dataclass
+class Figures:
+    """One scenario's runs and their medians."""
+
+    mode: str
+    database: str
+    scenario: str
+    runs: list[LoadResult]
+    cpu_share: list[float]
+    server_cpu: list[float]  # gunicorn workers' CPU milliseconds per request, per run
+
+    @property
+    def rate(self) -> float:
+        return _support.median([r.rate for r in self.runs])
+
+    def latency_ms(self, q: float) -> float:
+        return _support.median([r.percentile(q) * 1000 for r in self.runs])
+
+    @property
+    def spread(self) -> float:
+        """(max - min) / median of the runs' rates: how far to trust the median."""
+        rates = [r.rate for r in self.runs]
+        return (max(rates) - min(rates)) / self.rate if self.rate else 0.0
+
+    @property
+    def server_errors(self) -> int:
+        return sum(r.server_errors for r in self.runs)
+
+    @property
+    def statuses(self) -> Counter[tuple[str, int]]:
+        total: Counter[tuple[str, int]] = Counter()
+        for run in self.runs:
+            total.update(run.statuses)
+        return total
+
+    @property
+    def unexpected(self) -> Counter[tuple[str, int]]:
+        total: Counter[tuple[str, int]] = Counter()
+        for run in self.runs:
+            total.update(run.unexpected)
+        return total
+
+    @property
+    def transport_errors(self) -> Counter[str]:
+        total: Counter[str] = Counter()
+        for run in self.runs:
+            total.update(run.errors)
+        return total
+
+
+# --------------------------------------------------------------------------
+# Load plans
+# --------------------------------------------------------------------------
+
+
+def _post(kind: str, payload: object | bytes, expect: int) -> Call:
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    return Call(kind, "POST", "/api/users", body, frozenset({expect}))
+
+
+def plan_ceiling(rng: random.Random, worker: int, seq: int) -> Call:
+    """The bare app's one route."""
+    return Call("ceiling", "GET", "/ping")
+
+
+def plan_app_404(rng: random.Random, worker: int, seq: int) -> Call:
+    """The generated app's JSON 404 for an unknown path: no database touched."""
+    return Call("app-404", "GET", "/no-such-page", expect=frozenset({404}))
+
+
+def plan_read(rng: random.Random, worker: int, seq: int) -> Call:
+    """GET /api/users/<id> for a seeded user: one primary-key SELECT."""
+    return Call("read", "GET", f"/api/users/{rng.randint(1, SEEDED_USERS)}")
+
+
+def make_plan_insert(token: str) -> _serving.Plan:
+    """POST a never-used username: one INSERT and COMMIT."""
+    numbers = itertools.count()  # across runs too: every name is new
+
+    def plan(rng: random.Random, worker: int, seq: int) -> Call:
+        return _post("insert", {"username": f"ins-{token}-{next(numbers)}"}, 201)
+
+    return plan
+
+
+_MALFORMED = (b'{"username": ', b"not json", b"")
+_INVALID: tuple[object, ...] = (
+    {"username": ""},
+    {"username": 5},
+    {"username": "x" * 81},
+    {"username": " padded "},
+    {"name": "wrong-field"},
+    ["a", "list"],
+)
+
+
+def make_plan_mixed(token: str) -> _serving.Plan:
+    """Valid and invalid input together: what a public API really gets."""
+    numbers = itertools.count()
+
+    def plan(rng: random.Random, worker: int, seq: int) -> Call:
+        roll = rng.random()
+        if roll < 0.40:
+            return plan_read(rng, worker, seq)
+        if roll < 0.50:
+            return _post("insert", {"username": f"mix-{token}-{next(numbers)}"}, 201)
+        if roll < 0.65:
+            return _post("duplicate", {"username": f"{SEED_PREFIX}{rng.randrange(SEEDED_USERS)}"}, 409)
+        if roll < 0.80:
+            return Call("missing", "GET", f"/api/users/{MISSING_ID + seq}", expect=frozenset({404}))
+        if roll < 0.90:
+            return _post("malformed", rng.choice(_MALFORMED), 400)
+        return _post("invalid", rng.choice(_INVALID), 422)
+
+    return plan
+
+
+# --------------------------------------------------------------------------
+# Running
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Bench:
+    """Shared settings and the collected figures."""
+
+    project: _support.Project
+    workdir: Path
+    runs: int
+    duration: float
+    concurrency: int
+    max_requests: int
+    figures: list[Figures] = field(default_factory=list)
+    pool_lines: list[tuple[str, bool]] = field(default_factory=list)
+
+    def env(self, extra: Mapping[str, str]) -> dict[str, str]:
+        """The project's tool environment, cleaned of the caller's leaky variables."""
+        return projects.clean_env(self.project.env({"FLASK_POOL_STATUS_ENDPOINT": "true", **extra}))
+
+    @contextlib.contextmanager
+    def serve(self, mode: Mode, app: str, cwd: Path, label: str, extra: Mapping[str, str]) -> Iterator[Gunicorn]:
+        """gunicorn with the mode's settings, logs under the work dir."""
+        server = Gunicorn(
+            venv=self.project.venv,
+            app=app,
+            cwd=cwd,
+            env=self.env({**mode.pool_env, **extra}),
+            log_dir=self.workdir / "logs" / f"{mode.name}-{label}",
+            workers=mode.workers,
+            threads=mode.threads,
+        )
+        with server:
+            yield server
+
+    def measure(self, server: Gunicorn, mode: Mode, database: str, scenario: str, plan: _serving.Plan) -> Figures:
+        """A short warm-up, then `runs` bounded runs; print each scenario's medians."""
+        _serving.run_load(server.port, plan, concurrency=self.concurrency, duration=0.5, max_requests=2000, seed=99)
+        results: list[LoadResult] = []
+        shares: list[float] = []
+        server_cpu: list[float] = []
+        for number in range(self.runs):
+            before = resource.getrusage(resource.RUSAGE_SELF)
+            server_before = server.workers_cpu_seconds()
+            result = _serving.run_load(
+                server.port,
+                plan,
+                concurrency=self.concurrency,
+                duration=self.duration,
+                max_requests=self.max_requests,
+                seed=number,
+            )
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            server_used = server.workers_cpu_seconds() - server_before
+            used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+            results.append(result)
+            shares.append(used / result.elapsed if result.elapsed else 0.0)
+            server_cpu.append(server_used * 1000 / result.requests if result.requests else 0.0)
+        figures = Figures(mode.name, database, scenario, results, shares, server_cpu)
+        self.figures.append(figures)
+        print(_row(figures), flush=True)
+        return figures
+
+    def check_pool(self, server: Gunicorn, mode: Mode, database: str) -> None:
+        """After the load: every live worker must have nothing checked out."""
+        by_worker = server.pool_by_worker()
+        workers = server.worker_pids()
+        reached = set(by_worker)
+        values = {pid: body.get("checked_out") for pid, body in by_worker.items()}
+        ok = reached == workers and all(v == 0 for v in values.values())
+        shown = ", ".join(f"pid {pid}: {value}" for pid, value in sorted(values.items()))
+        missing = workers - reached
+        note = f"; not reached: {sorted(missing)}" if missing else ""
+        self.pool_lines.append(
+            (f"{mode.name:<8} {database:<10} checked_out after load: {shown}{note}", ok)
+        )
+
+
+def _row(f: Figures) -> str:
+    errors = sum(f.transport_errors.values())
+    unexpected = sum(f.unexpected.values())
+    return (
+        f"{f.mode:<8} {f.database:<10} {f.scenario:<22} {f.rate:>8.0f} {f.spread * 100:>6.0f}% "
+        f"{f.latency_ms(0.50):>8.2f} {f.latency_ms(0.99):>8.2f} {f.server_errors:>5} {unexpected:>5} "
+        f"{errors:>5} {_support.median(f.cpu_share) * 100:>7.0f}% {_support.median(f.server_cpu):>8.2f}"
+    )
+
+
+HEADER = (
+    f"{'mode':<8} {'database':<10} {'scenario':<22} {'req/s':>8} {'spread':>7} {'p50 ms':>8} {'p99 ms':>8} "
+    f"{'5xx':>5} {'unexp':>5} {'conn':>5} {'gen CPU':>8} {'CPU ms/req':>8}"
+)
+LEGEND = (
+    "req/s, p50, p99: medians over the runs; spread: (max-min)/median of req/s; 5xx: server errors; "
+    "unexp: other statuses than the scenario expects; conn: connection errors; gen CPU: the load "
+    "generator's own CPU use (100% = one core) out of the 2 it shares with gunicorn; CPU ms/req: "
+    "gunicorn workers' CPU per request (the database server's not included), steadier than req/s "
+    "on a busy machine"
+)
+
+
+def run_database(bench: Bench, mode: Mode, database: str, url: str) -> None:
+    """Migrate and seed a fresh database, serve the app on it, measure it."""
+    extra = {"DATABASE_URL": url}
+    bench.project.flask("db", "upgrade", extra=extra)
+    bench.project.flask("seed", "--count", str(SEEDED_USERS), "--prefix", SEED_PREFIX, extra=extra)
+    app = f"{bench.project.package}:create_app()"
+    token = f"{mode.name}{database}{int(time.time())}"
+    with bench.serve(mode, app, bench.project.path, database, extra) as server:
+        if database == "sqlite":
+            bench.measure(server, mode, "-", "app 404 path (no DB)", plan_app_404)
+        bench.measure(server, mode, database, "read-by-key", plan_read)
+        bench.measure(server, mode, database, "insert", make_plan_insert(token))
+        bench.measure(server, mode, database, "mixed valid/invalid", make_plan_mixed(token))
+        bench.check_pool(server, mode, database)
+
+
+def summarize(bench: Bench) -> None:
+    """The goal lines: ratio to the ceiling, 5xx count, pools back to zero."""
+    print("\nmedians of", bench.runs, "runs; latency includes queueing behind", bench.concurrency, "client connections")
+    ceilings = {f.mode: f for f in bench.figures if f.scenario.startswith("ceiling")}
+    for f in bench.figures:
+        if f.scenario != "read-by-key" or f.mode not in ceilings:
+            continue
+        ceiling = ceilings[f.mode]
+        value = f.rate / ceiling.rate if ceiling.rate else 0.0
+        read_cpu = _support.median(f.server_cpu)
+        by_cpu = _support.median(ceiling.server_cpu) / read_cpu if read_cpu else 0.0
+        print(
+            f"ratio read-by-key/ceiling  {f.mode:<8} {f.database:<10} "
+            f"{f.rate:.0f} / {ceiling.rate:.0f} req/s = {value:.2f}  (goal >= 0.5: {_support.verdict(value >= 0.5)})"
+            f";  by worker CPU per request: {by_cpu:.2f}"
+        )
+    server_errors = sum(f.server_errors for f in bench.figures)
+    per = ", ".join(f"{f.mode}/{f.database}/{f.scenario}: {f.server_errors}" for f in bench.figures if f.server_errors)
+    print(
+        f"5xx responses, all scenarios: {server_errors}  (goal 0: {_support.verdict(server_errors == 0)})"
+        + (f"  {per}" if per else "")
+    )
+    unexpected: Counter[tuple[str, int]] = Counter()
+    transport: Counter[str] = Counter()
+    for f in bench.figures:
+        unexpected.update(f.unexpected)
+        transport.update(f.transport_errors)
+    print(
+        f"responses with an unexpected status: {sum(unexpected.values())} {dict(unexpected) or ''}"
+        f"  (goal 0: {_support.verdict(not unexpected)})"
+    )
+    print(
+        f"connection errors: {sum(transport.values())} {dict(transport) or ''}"
+        f"  (goal 0: {_support.verdict(not transport)})"
+    )
+    for f in bench.figures:
+        if f.scenario.startswith("mixed"):
+            shown = ", ".join(f"{kind} {status} x{n}" for (kind, status), n in sorted(f.statuses.items()))
+            print(f"mixed statuses {f.mode}/{f.database}: {shown}")
+    for line, ok in bench.pool_lines:
+        print(f"pool {line}  (goal 0 on every worker: {_support.verdict(ok)})")
+
+
+def machine_state() -> str:
+    """Load average and CPU pressure: figures from a busy machine are not comparable."""
+    state = f"load average {os.getloadavg()[0]:.2f}"
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        first = Path("/proc/pressure/cpu").read_text().split("\n")[0]
+        fields = dict(item.split("=") for item in first.split()[1:])
+        state += f", CPU pressure {float(fields['avg60']):.0f}% (avg60)"
+    return state
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3, help="runs per scenario (median reported)")
+    parser.add_argument("--duration", type=float, default=3.0, help="seconds per run (upper bound)")
+    parser.add_argument("--max-requests", type=int, default=40_000, help="requests per run (upper bound)")
+    parser.add_argument("--concurrency", type=int, default=8, help="client connections")
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument(
+        "--template", type=Path, default=None, help="render from this clone (default: a fresh clone of HEAD)"
+    )
+    args = parser.parse_args(argv)
+
+    started = time.monotonic()
+    print(
+        f"serve_load: {os.cpu_count()} CPUs, {machine_state()} at start; "
+        f"generator: {args.concurrency} Python threads in this process, same cores as gunicorn",
+        flush=True,
+    )
+    with contextlib.ExitStack() as stack:
+        project = stack.enter_context(_support.rendered_project(args.template))
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tpl-serve-"))).resolve()
+        pg_server = stack.enter_context(_support.maybe_postgres(not args.no_postgres))
+        bench = Bench(project, workdir, args.runs, args.duration, args.concurrency, args.max_requests)
+        bare = workdir / "bare"
+        bare.mkdir()
+        (bare / "bare_app.py").write_text(BARE_APP)
+        print(LEGEND)
+        print(HEADER, flush=True)
+        for mode in MODES:
+            print(f"-- {mode.name}: {mode.describe()}", flush=True)
+            with bench.serve(mode, "bare_app:app", bare, "bare", {}) as server:
+                bench.measure(server, mode, "-", "ceiling (bare Flask)", plan_ceiling)
+            run_database(bench, mode, "sqlite", f"sqlite:///{workdir / f'{mode.name}.sqlite3'}")
+            if pg_server is not None:
+                url = _support.fresh_postgres_database(pg_server, f"serve_{mode.name}")
+                run_database(bench, mode, "postgresql", url)
+        summarize(bench)
+    print(
+        f"\n{machine_state()} at end; total {time.monotonic() - started:.0f}s "
+        f"(SQLite ignores DATABASE_POOL_SIZE/MAX_OVERFLOW: the template sets pool sizes for servers only)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

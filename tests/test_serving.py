@@ -1,0 +1,524 @@
+"""A generated app served as in production survives database faults and bad clients.
+
+Each test serves the rendered default project with gunicorn on a loopback
+port and talks to it over real sockets: a PostgreSQL restart under load, a
+database that is down when the app starts, a multi-row write that fails half
+way, and clients that stall or give up. Performance figures live in
+`benchmarks/serve_load.py`; nothing here is timed beyond generous deadlines
+for recovery.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import shlex
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import yaml
+
+import servers
+from projects import Render, check, clean_env, run, tool_env, venv_bin
+
+sys.path.append(str(Path(__file__).resolve().parent.parent / "benchmarks"))
+# gunicorn and HTTP helpers shared with the benchmark (standard library only).
+import _serving
+from _serving import Gunicorn, request
+
+pytestmark = pytest.mark.full
+
+ANSWERS: dict[str, Any] = {"project_name": "Demo App"}
+SECRET_KEY = "serving-tests-" + "s" * 32
+
+#: How long the app may take to answer 200 again once the database is back.
+RECOVERY_DEADLINE = 5.0
+
+
+# --------------------------------------------------------------------------
+# The served project
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class App:
+    """The rendered project, its venv, and how to run its tools and serve it."""
+
+    path: Path
+    venv: Path
+    package: str
+    logs: Path
+
+    def env(self, database_url: str, **extra: str) -> dict[str, str]:
+        """What production sets: the database, a secret key, the debug pool endpoint."""
+        return clean_env(
+            tool_env(
+                self.venv,
+                {
+                    "DATABASE_URL": database_url,
+                    "SECRET_KEY": SECRET_KEY,
+                    "FLASK_POOL_STATUS_ENDPOINT": "true",
+                    **extra,
+                },
+            )
+        )
+
+    def flask(self, database_url: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """`flask --app <package> ...` from the project root, as its README says."""
+        return run(
+            [venv_bin(self.venv, "flask"), "--app", self.package, *args],
+            cwd=self.path,
+            env=self.env(database_url),
+            timeout=120,
+            check=check,
+        )
+
+    def gunicorn(self, database_url: str, name: str, *, threads: int = 1, timeout: int = 30, **extra: str) -> Gunicorn:
+        """gunicorn with 2 workers serving `create_app()` (not started yet)."""
+        return Gunicorn(
+            venv=self.venv,
+            app=f"{self.package}:create_app()",
+            cwd=self.path,
+            env=self.env(database_url, **extra),
+            log_dir=self.logs / name,
+            workers=2,
+            threads=threads,
+            timeout=timeout,
+        )
+
+
+@pytest.fixture
+def app(render: Render, project_env: Callable[[Path], Path], tmp_path: Path) -> App:
+    """The default render, installed (its dev extra brings psycopg for PostgreSQL)."""
+    project = render(ANSWERS)
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    return App(project, project_env(project), str(answers["package_name"]), tmp_path / "logs")
+
+
+@contextlib.contextmanager
+def serving(server: Gunicorn) -> Iterator[Gunicorn]:
+    """Serve for the block; on failure, show gunicorn's log in the report."""
+    try:
+        with server:
+            yield server
+    except BaseException:
+        print(f"--- gunicorn log ({server.error_log}) ---\n{server.log_tail()}")
+        raise
+
+
+def assert_pools_idle(server: Gunicorn, wait: float = 5.0) -> dict[int, Any]:
+    """Every live worker reports nothing checked out (retrying briefly, bounded)."""
+    deadline = time.monotonic() + wait
+    while True:
+        by_worker = server.pool_by_worker()
+        workers = server.worker_pids()
+        checked = {pid: body["checked_out"] for pid, body in by_worker.items()}
+        if set(checked) == workers and not any(checked.values()):
+            return by_worker
+        if time.monotonic() > deadline:
+            raise AssertionError(f"pools not idle: {checked} (live workers {sorted(workers)})")
+        time.sleep(0.2)
+
+
+# --------------------------------------------------------------------------
+# A PostgreSQL server of our own, to stop and start
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class PostgresControl:
+    """A private server started with the suite's helper, plus stop and start.
+
+    The shared `postgres_url` server must never go down under other tests, so
+    fault tests get their own. Its data directory and start options are read
+    back from the running server (`postmaster.opts`), so it restarts exactly
+    as `servers.postgres_server()` configured it, on the same port.
+    """
+
+    url: str
+    data_dir: Path
+    options: list[str]
+
+    @classmethod
+    def attach(cls, url: str) -> PostgresControl:
+        import psycopg
+
+        with psycopg.connect(_libpq(url), autocommit=True) as conn:
+            row = conn.execute("SHOW data_directory").fetchone()
+        assert row is not None
+        data_dir = Path(row[0])
+        # postmaster.opts: the binary, then each argument quoted.
+        args = shlex.split((data_dir / "postmaster.opts").read_text())[1:]
+        options = [arg for i, arg in enumerate(args) if arg != "-D" and (i == 0 or args[i - 1] != "-D")]
+        return cls(url, data_dir, options)
+
+    def _pg_ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        bindir = servers.postgres_bindir()
+        assert bindir is not None
+        cmd = [str(bindir / "pg_ctl"), *args, "--pgdata", str(self.data_dir)]
+        cmd = servers._as_account(cmd, servers._postgres_account())  # as the server's owner
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+    def running(self) -> bool:
+        return self._pg_ctl("status").returncode == 0
+
+    def stop(self) -> None:
+        """`pg_ctl stop -m fast`: sessions are cut, as in a real restart."""
+        if self.running():
+            done = self._pg_ctl("stop", "--mode", "fast", "--wait")
+            assert done.returncode == 0, done.stdout + done.stderr
+
+    def start(self) -> None:
+        """Start with the original options; returns once it accepts connections."""
+        if not self.running():
+            log = self.data_dir.parent / "server.log"
+            done = self._pg_ctl("start", "--wait", "--timeout=60", "--log", str(log), "-o", shlex.join(self.options))
+            assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.fixture(scope="module")
+def private_postgres(postgres_url: str) -> Iterator[PostgresControl]:
+    """Our own PostgreSQL (asking for `postgres_url` first makes a missing
+    server skip, or fail on CI, the way the rest of the suite does)."""
+    with servers.postgres_server() as url:
+        yield PostgresControl.attach(url)
+
+
+@pytest.fixture
+def restartable_postgres(private_postgres: PostgresControl) -> Iterator[PostgresControl]:
+    """The private server, running at the start and the end of each test."""
+    private_postgres.start()
+    yield private_postgres
+    private_postgres.start()
+
+
+# --------------------------------------------------------------------------
+# A client that keeps asking, with a timeline
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One request: when it started and ended, and what came back."""
+
+    started: float
+    ended: float
+    path: str
+    status: int | None  # None: no HTTP response (connection refused, reset, timeout)
+    detail: str
+
+
+class Poller:
+    """Threads that GET paths in turn until stopped; bounded in count and time."""
+
+    def __init__(self, port: int, paths: list[str], *, threads: int, max_requests: int, max_seconds: float) -> None:
+        self.port = port
+        self.paths = paths
+        self.samples: list[Sample] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._budget = iter(range(max_requests))
+        self._deadline = time.monotonic() + max_seconds
+        self._threads = [threading.Thread(target=self._loop, args=(n,), daemon=True) for n in range(threads)]
+
+    def _loop(self, number: int) -> None:
+        turn = number
+        while not self._stop.is_set() and time.monotonic() < self._deadline:
+            with self._lock:
+                if next(self._budget, None) is None:
+                    return
+            path = self.paths[turn % len(self.paths)]
+            turn += 1
+            started = time.monotonic()
+            try:
+                resp = request(self.port, "GET", path, timeout=15)
+                status, detail = resp.status, resp.body[:200].decode(errors="replace")
+            except (OSError, http.client.HTTPException) as error:
+                status, detail = None, repr(error)
+            with self._lock:
+                self.samples.append(Sample(started, time.monotonic(), path, status, detail))
+            time.sleep(0.01)
+
+    def __enter__(self) -> Poller:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(20)
+
+    def snapshot(self) -> list[Sample]:
+        with self._lock:
+            return sorted(self.samples, key=lambda s: s.started)
+
+
+#: (server URL, project path) -> the database `flask db upgrade` ran on.
+_MIGRATED: dict[tuple[str, str], str] = {}
+
+
+def migrated_database(app: App, server_url: str, name: str) -> str:
+    """A new database on the server with the project's migrations applied.
+
+    `flask db upgrade` runs once per server and project; later databases are
+    copies of that one (`CREATE DATABASE ... TEMPLATE`), much cheaper than
+    starting the flask command again. (Tests about migrating run it themselves.)
+    """
+    import psycopg
+    from psycopg import sql
+
+    key = (server_url, str(app.path))
+    if key not in _MIGRATED:
+        url = servers.fresh_database(server_url, "migrated")
+        app.flask(url, "db", "upgrade")
+        _MIGRATED[key] = urlsplit(url).path.lstrip("/")
+    copy = f"{name}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(_libpq(server_url), autocommit=True) as conn:
+        statement = sql.SQL("CREATE DATABASE {} TEMPLATE {}")
+        conn.execute(statement.format(sql.Identifier(copy), sql.Identifier(_MIGRATED[key])))
+    return urlunsplit(urlsplit(server_url)._replace(path=f"/{copy}"))
+
+
+def _libpq(url: str) -> str:
+    """psycopg's spelling of a SQLAlchemy PostgreSQL URL."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
+    """Poll until `predicate()` holds or `timeout` passes; say which."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+# --------------------------------------------------------------------------
+# 1. PostgreSQL restarts while the app is under load
+# --------------------------------------------------------------------------
+
+
+@check("gunicorn: PostgreSQL restart under load", ANSWERS)
+def test_recovers_after_postgres_restart(app: App, restartable_postgres: PostgresControl) -> None:
+    pg = restartable_postgres
+    url = servers.fresh_database(pg.url, "restart")
+    app.flask(url, "db", "upgrade")
+    # Threaded workers with fewer pooled connections than threads: the case
+    # where stale connections and waiting threads meet.
+    server = app.gunicorn(url, "restart", threads=4, DATABASE_POOL_SIZE="2", DATABASE_MAX_OVERFLOW="0")
+    with serving(server):
+        created = request(server.port, "POST", "/api/users", json_body={"username": "survivor"})
+        assert created.status == 201, created.body
+        user_path = f"/api/users/{created.json()['id']}"
+        paths = ["/health", user_path]
+
+        with Poller(server.port, paths, threads=4, max_requests=20_000, max_seconds=40) as poller:
+            time.sleep(1.0)
+            stopped_at = time.monotonic()
+            pg.stop()
+            time.sleep(2.0)
+            pg.start()
+            back_at = time.monotonic()
+
+            def recovered() -> bool:
+                after = [s for s in poller.snapshot() if s.started >= back_at]
+                return all(any(s.path == p and s.status == 200 for s in after) for p in paths)
+
+            assert wait_for(recovered, RECOVERY_DEADLINE + 5), "the app never answered 200 again"
+            recovered_at = max(
+                min(s.ended for s in poller.snapshot() if s.started >= back_at and s.path == p and s.status == 200)
+                for p in paths
+            )
+            time.sleep(2.0)  # keep the load on after recovery
+        samples = poller.snapshot()
+
+        before = [s for s in samples if s.ended < stopped_at]
+        during = [s for s in samples if stopped_at <= s.started < back_at]
+        after = [s for s in samples if s.started > recovered_at]
+        print(
+            f"recovered {recovered_at - back_at:.2f}s after PostgreSQL was back; while down: "
+            f"{dict(Counter((s.path, s.status) for s in during))}; after: {len(after)} requests"
+        )
+        assert before and all(s.status == 200 for s in before), [s for s in before if s.status != 200][:5]
+        assert during, "no request was made while the database was down"
+        assert recovered_at - back_at <= RECOVERY_DEADLINE, f"recovery took {recovered_at - back_at:.2f}s"
+        failures = [s for s in after if s.status != 200]
+        assert len(after) >= 20 and not failures, failures[:5]
+        # While it was down, health said so; nothing hung or dropped the connection.
+        health_down = {s.status for s in during if s.path == "/health"}
+        assert health_down <= {200, 503}, health_down
+        assert all(s.status is not None for s in samples), [s for s in samples if s.status is None][:5]
+        assert_pools_idle(server)
+
+        # A restart nobody sees: no traffic while it is down, so each worker's
+        # pool still holds connections to the old server process. Only
+        # pool_pre_ping stands between them and the first requests after it.
+        assert all(r.status == 200 for r in server.reach_every_worker(user_path).values())
+        pg.stop()
+        pg.start()
+        first = server.reach_every_worker(user_path)
+        assert set(first) == server.worker_pids(), "a worker did not answer after the restart"
+        assert all(r.status == 200 for r in first.values()), {pid: r.body[:200] for pid, r in first.items()}
+        assert_pools_idle(server)
+
+
+# --------------------------------------------------------------------------
+# 2. The database is down when the app starts
+# --------------------------------------------------------------------------
+
+
+@check("gunicorn: database down at start", ANSWERS)
+def test_starts_without_database_and_recovers(app: App, restartable_postgres: PostgresControl) -> None:
+    pg = restartable_postgres
+    url = servers.fresh_database(pg.url, "late")
+    pg.stop()
+    with serving(app.gunicorn(url, "late")) as server:
+        began = time.monotonic()
+        down = server.reach_every_worker("/health")
+        assert time.monotonic() - began < 10, "an unreachable database made /health hang"
+        assert set(down) == server.worker_pids()
+        for resp in down.values():
+            assert resp.status == 503, resp.body
+            assert resp.headers["content-type"].startswith("application/json")
+            body = resp.json()
+            assert body["database"] == "unavailable" and "database" in body["message"], body
+
+        pg.start()
+        app.flask(url, "db", "upgrade")
+
+        def every_worker_healthy() -> bool:
+            answers = server.reach_every_worker("/health", rounds=2)
+            return set(answers) == server.worker_pids() and all(r.status == 200 for r in answers.values())
+
+        assert wait_for(every_worker_healthy, RECOVERY_DEADLINE)
+        for number in range(10):
+            made = request(server.port, "POST", "/api/users", json_body={"username": f"late-{number}"})
+            assert made.status == 201, made.body
+        assert request(server.port, "GET", "/api/users").json()["total"] == 10
+        assert_pools_idle(server)
+
+
+# --------------------------------------------------------------------------
+# 3. A multi-row write fails half way
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+@check("gunicorn: failed batch write leaves nothing behind", ANSWERS)
+def test_failed_batch_rolls_back_while_served(
+    app: App, database: str, postgres_url: str, tmp_path: Path
+) -> None:
+    url = (
+        f"sqlite:///{tmp_path / 'served.sqlite3'}"
+        if database == "sqlite"
+        else migrated_database(app, postgres_url, "batch")
+    )
+    if database == "sqlite":
+        app.flask(url, "db", "upgrade")
+    with serving(app.gunicorn(url, "batch")) as server:
+        clash = request(server.port, "POST", "/api/users", json_body={"username": "clash-15"})
+        assert clash.status == 201, clash.body
+
+        user_path = f"/api/users/{clash.json()['id']}"
+
+        # Batches of 10: 0-9 commit, 10-19 hits clash-15 and must vanish whole,
+        # 20-29 never start. The app keeps serving throughout.
+        with Poller(server.port, ["/health", user_path], threads=2, max_requests=5_000, max_seconds=60) as poller:
+            seeded = app.flask(url, "seed", "--count", "30", "--batch-size", "10", "--prefix", "clash-", check=False)
+        assert seeded.returncode != 0, f"the clashing batch did not fail:\n{seeded.stdout}"
+        samples = poller.snapshot()
+        assert samples and all(s.status == 200 for s in samples), [s for s in samples if s.status != 200][:5]
+
+        listing = request(server.port, "GET", "/api/users?per_page=100").json()
+        names = {item["username"] for item in listing["items"]}
+        assert names == {"clash-15", *(f"clash-{n}" for n in range(10))}, sorted(names)
+        assert listing["total"] == 11
+
+        assert request(server.port, "GET", "/health").status == 200
+        after = request(server.port, "POST", "/api/users", json_body={"username": "clash-20"})
+        assert after.status == 201, after.body
+        assert request(server.port, "GET", f"/api/users/{after.json()['id']}").status == 200
+        assert_pools_idle(server)
+
+
+# --------------------------------------------------------------------------
+# 4. Clients that stall or give up
+# --------------------------------------------------------------------------
+
+
+@check("gunicorn: stalled client", ANSWERS)
+def test_stalled_client_does_not_block_others_or_keep_a_connection(
+    app: App, postgres_url: str
+) -> None:
+    url = migrated_database(app, postgres_url, "stall")
+    # Sync workers (gunicorn's default) are the ones a slow client can pin;
+    # --timeout bounds how long.
+    with serving(app.gunicorn(url, "stall", timeout=2)) as server:
+        made = request(server.port, "POST", "/api/users", json_body={"username": "patient"})
+        assert made.status == 201
+        user_path = f"/api/users/{made.json()['id']}"
+        workers_before = server.worker_pids()
+
+        with socket.create_connection((_serving.LOOPBACK, server.port), timeout=30) as stalled:
+            stalled.sendall(f"GET {user_path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ".encode())
+            served = []
+            for _ in range(20):
+                began = time.monotonic()
+                resp = request(server.port, "GET", user_path, timeout=10)
+                served.append((resp.status, time.monotonic() - began))
+            assert all(status == 200 for status, _ in served), served
+            # The pinned worker is killed at --timeout and replaced.
+            assert wait_for(lambda: bool(workers_before - server.worker_pids()), 15, 0.2), server.log_tail()
+            assert wait_for(lambda: len(server.worker_pids()) == 2, 15, 0.2)
+        assert "WORKER TIMEOUT" in server.log_tail(20_000)
+        assert request(server.port, "GET", user_path).status == 200
+        assert_pools_idle(server)
+
+
+@check("gunicorn: client gives up on a slow query", ANSWERS)
+def test_abandoned_request_returns_its_connection(app: App, postgres_url: str) -> None:
+    import psycopg
+
+    url = migrated_database(app, postgres_url, "abandon")
+    libpq = _libpq(url)
+    server = app.gunicorn(url, "abandon", threads=4, DATABASE_POOL_SIZE="2", DATABASE_MAX_OVERFLOW="0")
+    with serving(server):
+        made = request(server.port, "POST", "/api/users", json_body={"username": "blocked"})
+        assert made.status == 201
+        user_path = f"/api/users/{made.json()['id']}"
+
+        with psycopg.connect(libpq) as locker:
+            locker.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+            with pytest.raises(TimeoutError):
+                request(server.port, "GET", user_path, timeout=1.0)  # the client gives up
+            # The stuck request holds one of its worker's two connections;
+            # the rest of the app still answers.
+            for _ in range(10):
+                assert request(server.port, "GET", "/health", timeout=5).status == 200
+            locker.rollback()  # the query the client abandoned now finishes
+
+        assert_pools_idle(server)
+        with psycopg.connect(libpq, autocommit=True) as conn:
+
+            def no_open_transactions() -> bool:
+                row = conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND state LIKE 'idle in transaction%'"
+                ).fetchone()
+                return row is not None and row[0] == 0
+
+            assert wait_for(no_open_transactions, 5), "a transaction was left open"
+        assert request(server.port, "GET", user_path).status == 200
