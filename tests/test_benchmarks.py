@@ -51,7 +51,7 @@ def test_seed_throughput_prints_its_figures(template_clone: Path) -> None:
     for backend in _backends():
         section = _section(output, backend)
         for label in ("commit per row", "add_all + one commit", "insert() executemany",
-                      "insert_in_batches(rows)", "flask seed (in-process)"):
+                      "Core insert(table) execmany", "insert_in_batches(rows)", "flask seed (in-process)"):
             assert re.search(rf"^\s+{re.escape(label)}\s+{NUMBER}\s+{NUMBER}x$", section, re.MULTILINE), (
                 f"{backend}: no figure line for {label!r} in:\n{section}"
             )
@@ -67,8 +67,9 @@ def test_isolation_speed_prints_its_figures(template_clone: Path) -> None:
     for backend in _backends():
         section = _section(output, backend)
         assert re.search(rf"^\s+no-database baseline\s+{NUMBER}$", section, re.MULTILINE), section
-        for label in ("project `db` fixture", "naive create_all/drop_all"):
+        for label in ("project `db` fixture", "naive create_all/drop_all", "project `db`, empty tests"):
             assert re.search(rf"^\s+{re.escape(label)}\s+{NUMBER}\s+{NUMBER}$", section, re.MULTILINE), (
                 f"{backend}: no figure line for {label!r} in:\n{section}"
             )
         assert len(re.findall(r"goal: .*: (?:MET|MISSED) \(", section)) == 2, section
+        assert re.search(rf"fixture alone {NUMBER} ms, the test's INSERT\+commit {NUMBER} ms", section), section
