@@ -9,6 +9,7 @@ Fixtures (see each docstring):
   project_env(project) -> Path                  a venv with project[dev] installed
   postgres_url -> str                           a real PostgreSQL server
   redis_url -> str                              a real Redis server
+  suite_cache -> Path                           caches kept between runs
 Helpers: projects.run, projects.tool_env, servers.fresh_database.
 """
 
@@ -67,7 +68,9 @@ def _server_missing(reason: str) -> NoReturn:
 #: run on one worker, which then renders and installs that project only once.
 #: (xdist's own `xdist_group` mark does nothing under pytest 9: xdist 3.8
 #: renames items through an attribute pytest 9 no longer reads.)
-ANSWER_SET_MODULES = frozenset({"test_generated_projects.py"})
+ANSWER_SET_MODULES = frozenset(
+    {"test_generated_projects.py", "test_tooling.py", "test_awkward_answers.py"}
+)
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
@@ -163,12 +166,20 @@ def render(template_clone: Path, tmp_path_factory: pytest.TempPathFactory) -> Re
 
 
 @pytest.fixture(scope="session")
-def venv_pool() -> projects.VenvPool:
+def suite_cache() -> Path:
+    """What persists between runs (venvs, uv and pre-commit caches): `.cache/`,
+    or $TEMPLATE_TESTS_CACHE."""
+    return _cache_root()
+
+
+@pytest.fixture(scope="session")
+def venv_pool(suite_cache: Path) -> projects.VenvPool:
     """The cache of generated-project venvs under `.cache/venvs`."""
     from uv import find_uv_bin
 
-    cache = _cache_root()
-    pool = projects.VenvPool(root=cache / "venvs", uv=Path(find_uv_bin()), uv_cache=cache / "uv")
+    pool = projects.VenvPool(
+        root=suite_cache / "venvs", uv=Path(find_uv_bin()), uv_cache=suite_cache / "uv"
+    )
     pool.prune()
     return pool
 
@@ -226,10 +237,16 @@ def _answers_label(answers: object) -> str:
     """How the summary names an answer set: project name, then other answers."""
     if not isinstance(answers, dict):
         return "(no answer set)"
-    label = str(answers.get("project_name", "?"))
+
+    def short(value: object) -> str:
+        """Long answers (the suite tries 200-character ones) cut to one line's worth."""
+        text = str(value)
+        return text if len(text) <= 40 else text[:39] + "…"
+
+    label = short(answers.get("project_name", "?"))
     extras = {k: v for k, v in answers.items() if k != "project_name"}
     if extras:
-        label += " (" + ", ".join(f"{k}={v}" for k, v in extras.items()) + ")"
+        label += " (" + ", ".join(f"{k}={short(v)}" for k, v in extras.items()) + ")"
     return label
 
 
@@ -271,3 +288,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for label in sorted(_outcomes):
         checks = ", ".join(f"{name}: {symbols[o]}" for name, o in _outcomes[label].items())
         tr.write_line(f"{label}: {checks}")
+    counts: defaultdict[str, int] = defaultdict(int)
+    for outcomes in _outcomes.values():
+        for outcome in outcomes.values():
+            counts[outcome] += 1
+    tally = ", ".join(f"{n} {symbols[o]}" for o, n in sorted(counts.items()))
+    tr.write_line(f"{len(_outcomes)} answer sets, {sum(counts.values())} checks: {tally}")

@@ -1,8 +1,17 @@
-"""Render each answer set and hold the result to the generated project's own bar.
+"""Render every combination of the closed answers and hold each project to its own bar.
 
 A project is only as good as what its owner runs first: its linter, formatter,
 type checker and test suite must pass straight out of the template, against
 real PostgreSQL and Redis servers where the answers ask for them.
+
+The matrix is every combination of the choice and yes/no questions in
+copier.yml (a new choice widens it by itself; past `projects.MAX_FULL_MATRIX`
+combinations it falls back to a pairwise cover). All combinations share one
+project name, so combinations with the same dependencies (those that differ only
+in docker/ci, whose Python code is identical) reuse one cached venv and its
+warm mypy cache (`projects.tool_env`): mypy's cache is checked by content hash,
+so reusing it across projects is safe, and it makes the re-check nearly free.
+Every check still runs on every combination.
 """
 
 from __future__ import annotations
@@ -15,20 +24,29 @@ import pytest
 import yaml
 
 import servers
-from projects import Render, answers_slug, check, run, tool_env, venv_bin
+from projects import (
+    Render,
+    answer_matrix,
+    answers_slug,
+    check,
+    closed_answers_id,
+    closed_questions,
+    committed_copier_config,
+    matrix_answers,
+    pairwise_cover,
+    run,
+    tool_env,
+    venv_bin,
+)
 
-ANSWER_SETS: list[dict[str, Any]] = [
-    {"project_name": "Demo App"},
-    {"project_name": "Pg Shop", "database": "postgresql"},
-    {"project_name": "Busy Queue", "task_queue": "celery"},
-    {"project_name": "Bare", "docker": False, "ci": "none"},
-]
+QUESTIONS = closed_questions(committed_copier_config())
+MATRIX = [matrix_answers(QUESTIONS, combo) for combo in answer_matrix(QUESTIONS)]
 
 
 def _params() -> list[Any]:
-    """One param per answer set, its id from the project name; conftest's
+    """One param per answer set, its id from the closed answers; conftest's
     scheduler keeps the tests of one id on one worker."""
-    return [pytest.param(answers, id=answers_slug({"n": answers["project_name"]})) for answers in ANSWER_SETS]
+    return [pytest.param(answers, id=closed_answers_id(answers, QUESTIONS)) for answers in MATRIX]
 
 
 answer_sets = pytest.mark.parametrize("answers", _params())
@@ -47,7 +65,9 @@ def _leftover_pattern(template_clone: Path) -> re.Pattern[str]:
     config = yaml.safe_load((template_clone / "copier.yml").read_text())
     names = sorted(k for k in config if not k.startswith("_"))
     variables = "|".join(
-        map(re.escape, [*names, "_copier_conf", "_copier_answers", "_copier_python", "_folder_name"])
+        map(
+            re.escape, [*names, "_copier_conf", "_copier_answers", "_copier_python", "_folder_name"]
+        )
     )
     return re.compile(rf"{JINJA_TAG.pattern}|\{{\{{[^{{}}\n]*\b({variables})\b[^{{}}\n]*\}}\}}")
 
@@ -75,10 +95,50 @@ def _is_html_template(rel: Path) -> bool:
     return rel.suffix in {".html", ".jinja2", ".j2"} and "templates" in rel.parts[:-1]
 
 
+def _pairs(rows: list[dict[str, Any]], names: list[str]) -> set[tuple[Any, ...]]:
+    """Every (question, answer, question, answer) pair some row holds."""
+    return {
+        (a, row[a], b, row[b]) for row in rows for i, a in enumerate(names) for b in names[i + 1 :]
+    }
+
+
+def _all_pairs(questions: dict[str, list[Any]]) -> set[tuple[Any, ...]]:
+    """Every pair of answers to two different questions."""
+    names = list(questions)
+    return {
+        (a, va, b, vb)
+        for i, a in enumerate(names)
+        for b in names[i + 1 :]
+        for va in questions[a]
+        for vb in questions[b]
+    }
+
+
+@pytest.mark.render
+def test_matrix_covers_every_pair_of_answers() -> None:
+    """Whichever way the matrix was built, no answer pair goes unrendered."""
+    assert {"database", "task_queue", "docker", "ci"} <= set(QUESTIONS), QUESTIONS
+    assert _pairs(MATRIX, list(QUESTIONS)) == _all_pairs(QUESTIONS)
+    ids = [closed_answers_id(answers, QUESTIONS) for answers in MATRIX]
+    assert len(set(ids)) == len(ids), ids
+
+
+@pytest.mark.render
+def test_pairwise_fallback_covers_every_pair() -> None:
+    """The fallback for a big matrix: small, and still covering every pair."""
+    questions: dict[str, list[Any]] = {f"q{i}": ["a", "b", "c"] for i in range(6)}
+    questions["flag"] = [True, False]
+    rows = pairwise_cover(questions)
+    assert _pairs(rows, list(questions)) == _all_pairs(questions)
+    assert len(rows) <= 20, len(rows)  # the full product has 1458
+
+
 @pytest.mark.render
 @answer_sets
 @check("no template markers left")
-def test_no_template_markers_left(render: Render, template_clone: Path, answers: dict[str, Any]) -> None:
+def test_no_template_markers_left(
+    render: Render, template_clone: Path, answers: dict[str, Any]
+) -> None:
     project = render(answers)
     leftover = _leftover_pattern(template_clone)
     leftovers: list[str] = []
@@ -125,15 +185,23 @@ def test_ruff_check_passes(render: Render, project_env: Any, answers: dict[str, 
     project = render(answers)
     venv = project_env(project)
     run([venv_bin(venv, "ruff"), "check", "--no-cache", "."], cwd=project, env=tool_env(venv))
+    _assert_git_clean(project, "ruff check")
 
 
 @pytest.mark.full
 @answer_sets
 @check("ruff format --check")
-def test_ruff_format_leaves_code_alone(render: Render, project_env: Any, answers: dict[str, Any]) -> None:
+def test_ruff_format_leaves_code_alone(
+    render: Render, project_env: Any, answers: dict[str, Any]
+) -> None:
     project = render(answers)
     venv = project_env(project)
-    run([venv_bin(venv, "ruff"), "format", "--check", "--no-cache", "."], cwd=project, env=tool_env(venv))
+    run(
+        [venv_bin(venv, "ruff"), "format", "--check", "--no-cache", "."],
+        cwd=project,
+        env=tool_env(venv),
+    )
+    _assert_git_clean(project, "ruff format --check")
 
 
 @pytest.mark.full
@@ -143,6 +211,7 @@ def test_mypy_passes(render: Render, project_env: Any, answers: dict[str, Any]) 
     project = render(answers)
     venv = project_env(project)
     run([venv_bin(venv, "mypy")], cwd=project, env=tool_env(venv))
+    _assert_git_clean(project, "mypy")
 
 
 @pytest.mark.full
@@ -167,7 +236,11 @@ def test_project_suite_passes(
         env=tool_env(venv, extra),
         timeout=900,
     )
-    # Whatever the suite writes (SQLite files, caches) must be ignored by git,
-    # or the owner's first `git add -A` commits it.
+    _assert_git_clean(project, "the project's own suite")
+
+
+def _assert_git_clean(project: Path, tool: str) -> None:
+    """Whatever a tool writes (SQLite files, caches) must be ignored by git, or the
+    owner's first `git add -A` commits it."""
     status = run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=project).stdout
-    assert not status, f"the project's own suite left files git does not ignore:\n{status}"
+    assert not status, f"{tool} left files git does not ignore:\n{status}"
