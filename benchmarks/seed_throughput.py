@@ -1,7 +1,7 @@
 """How fast does a generated project insert users, and does `flask seed` stay flat?
 
 Renders a project from a clean clone of the committed template, installs it,
-builds the schema with `flask db upgrade`, then times five ways of inserting N
+builds the schema with `flask db upgrade`, then times six ways of inserting N
 users with the project's own interpreter and code (see `_seed_runner.py`), on
 an SQLite file and on a throwaway PostgreSQL server:
 
