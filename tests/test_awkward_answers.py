@@ -40,6 +40,9 @@ AWKWARD: dict[str, Answers] = {
         "project_description": "Ships fast 🚀✨ and safely 🔒.",
         "author_name": "Ada 😀 Lovelace",
     },
+    # A name people really choose: its package name (33 characters) must still
+    # fit the generated code within the project's own line length.
+    "plausible-long": {"project_name": "Customer Relationship Manager Pro"},
     "long": {
         "project_name": LONG_NAME,
         "project_description": LONG_DESCRIPTION,
@@ -113,10 +116,10 @@ def test_every_file_parses(render: Render, answers: Answers) -> None:
         assert recorded[key] == value, key
     with (project / "pyproject.toml").open("rb") as fh:
         meta = tomllib.load(fh)["project"]
-    assert meta["description"] == answers["project_description"]
-    assert meta["authors"][0]["name"] == answers["author_name"]
+    assert meta["description"] == recorded["project_description"]
+    assert meta["authors"][0]["name"] == recorded["author_name"]
     readme = (project / "README.md").read_text(encoding="utf-8")
-    assert answers["project_name"] in readme and answers["project_description"] in readme
+    assert recorded["project_name"] in readme and recorded["project_description"] in readme
 
 
 @pytest.mark.render
