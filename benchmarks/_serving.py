@@ -231,7 +231,7 @@ class Gunicorn:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def reach_every_worker(self, path: str, rounds: int = 10) -> dict[int, Response]:
+    def reach_every_worker(self, path: str, rounds: int = 20) -> dict[int, Response]:
         """GET `path` until every live worker has answered; {pid: its response}.
 
         Responses do not say which worker answered, so each probe carries a
@@ -240,8 +240,10 @@ class Gunicorn:
         connection first, so sequential probes all land on one worker: each
         round opens several connections with unfinished headers at once (a
         sync worker that accepts one is pinned until it is finished, so the
-        next goes to another worker), then finishes them. Bounded by `rounds`;
-        a worker that never answered is simply missing from the result.
+        next goes to another worker), then finishes them. gthread workers are
+        not pinned, but share the connections at random: one or two rounds
+        usually reach both. Bounded by `rounds`; a worker that never answered
+        is simply missing from the result.
         """
         token = f"{os.getpid()}-{time.monotonic_ns()}"
         joiner = "&" if "?" in path else "?"

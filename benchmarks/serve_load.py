@@ -4,7 +4,8 @@ Renders the template with its defaults, installs the project, migrates and
 seeds a database, serves it with gunicorn (2 sync workers; then 2 gthread
 workers x 4 threads with a pool of 2 and no overflow, so threads must queue
 for connections) and drives it with a closed-loop load generator on loopback.
-Prints figures: requests/s, p50/p99 latency (medians of --runs runs), the
+Prints figures: requests/s, p50/p99 latency (medians of --runs rounds, the
+scenarios of a mode interleaved round by round), the
 read-by-key/ceiling ratio, and goal lines (no 5xx, nothing left checked out).
 
 The ceiling is a separate four-line Flask app (one JSON route, no database)
@@ -214,6 +215,17 @@ def make_plan_mixed(token: str) -> _serving.Plan:
 # --------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Scenario:
+    """One kind of load on one running server."""
+
+    server: Gunicorn
+    mode: Mode
+    database: str
+    name: str
+    plan: _serving.Plan
+
+
 @dataclass
 class Bench:
     """Shared settings and the collected figures."""
@@ -246,33 +258,41 @@ class Bench:
         with server:
             yield server
 
-    def measure(self, server: Gunicorn, mode: Mode, database: str, scenario: str, plan: _serving.Plan) -> Figures:
-        """A short warm-up, then `runs` bounded runs; print each scenario's medians."""
-        _serving.run_load(server.port, plan, concurrency=self.concurrency, duration=0.5, max_requests=2000, seed=99)
-        results: list[LoadResult] = []
-        shares: list[float] = []
-        server_cpu: list[float] = []
-        for number in range(self.runs):
-            before = resource.getrusage(resource.RUSAGE_SELF)
-            server_before = server.workers_cpu_seconds()
-            result = _serving.run_load(
-                server.port,
-                plan,
-                concurrency=self.concurrency,
-                duration=self.duration,
-                max_requests=self.max_requests,
-                seed=number,
+    def measure(self, scenarios: list[Scenario]) -> None:
+        """Warm each scenario up, then run them round-robin, `runs` rounds.
+
+        Round-robin rather than one scenario after another: on a shared
+        machine the background load drifts, and a ratio between two scenarios
+        is only fair if both were measured under the same drift.
+        """
+        for scenario in scenarios:
+            _serving.run_load(
+                scenario.server.port, scenario.plan, concurrency=self.concurrency,
+                duration=0.5, max_requests=2000, seed=99,
             )
-            after = resource.getrusage(resource.RUSAGE_SELF)
-            server_used = server.workers_cpu_seconds() - server_before
-            used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-            results.append(result)
-            shares.append(used / result.elapsed if result.elapsed else 0.0)
-            server_cpu.append(server_used * 1000 / result.requests if result.requests else 0.0)
-        figures = Figures(mode.name, database, scenario, results, shares, server_cpu)
-        self.figures.append(figures)
-        print(_row(figures), flush=True)
-        return figures
+        figures = [Figures(s.mode.name, s.database, s.name, [], [], []) for s in scenarios]
+        for number in range(self.runs):
+            for scenario, figure in zip(scenarios, figures, strict=True):
+                server = scenario.server
+                before = resource.getrusage(resource.RUSAGE_SELF)
+                server_before = server.workers_cpu_seconds()
+                result = _serving.run_load(
+                    server.port,
+                    scenario.plan,
+                    concurrency=self.concurrency,
+                    duration=self.duration,
+                    max_requests=self.max_requests,
+                    seed=number,
+                )
+                after = resource.getrusage(resource.RUSAGE_SELF)
+                server_used = server.workers_cpu_seconds() - server_before
+                used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+                figure.runs.append(result)
+                figure.cpu_share.append(used / result.elapsed if result.elapsed else 0.0)
+                figure.server_cpu.append(server_used * 1000 / result.requests if result.requests else 0.0)
+        for figure in figures:
+            self.figures.append(figure)
+            print(_row(figure), flush=True)
 
     def check_pool(self, server: Gunicorn, mode: Mode, database: str) -> None:
         """After the load: every live worker must have nothing checked out."""
@@ -312,37 +332,64 @@ LEGEND = (
 )
 
 
-def run_database(bench: Bench, mode: Mode, database: str, url: str) -> None:
-    """Migrate and seed a fresh database, serve the app on it, measure it."""
+def serve_database(
+    bench: Bench, stack: contextlib.ExitStack, mode: Mode, database: str, url: str
+) -> list[Scenario]:
+    """Migrate and seed a fresh database, serve the app on it; its scenarios."""
     extra = {"DATABASE_URL": url}
     bench.project.flask("db", "upgrade", extra=extra)
     bench.project.flask("seed", "--count", str(SEEDED_USERS), "--prefix", SEED_PREFIX, extra=extra)
     app = f"{bench.project.package}:create_app()"
+    server = stack.enter_context(bench.serve(mode, app, bench.project.path, database, extra))
     token = f"{mode.name}{database}{int(time.time())}"
-    with bench.serve(mode, app, bench.project.path, database, extra) as server:
-        if database == "sqlite":
-            bench.measure(server, mode, "-", "app 404 path (no DB)", plan_app_404)
-        bench.measure(server, mode, database, "read-by-key", plan_read)
-        bench.measure(server, mode, database, "insert", make_plan_insert(token))
-        bench.measure(server, mode, database, "mixed valid/invalid", make_plan_mixed(token))
-        bench.check_pool(server, mode, database)
+    scenarios = [
+        Scenario(server, mode, database, "read-by-key", plan_read),
+        Scenario(server, mode, database, "insert", make_plan_insert(token)),
+        Scenario(server, mode, database, "mixed valid/invalid", make_plan_mixed(token)),
+    ]
+    if database == "sqlite":
+        scenarios.insert(0, Scenario(server, mode, "-", "app 404 path (no DB)", plan_app_404))
+    return scenarios
+
+
+def run_mode(bench: Bench, mode: Mode, bare: Path, pg_server: str | None) -> None:
+    """Everything for one gunicorn mode: the servers all up at once, runs interleaved."""
+    print(f"-- {mode.name}: {mode.describe()}", flush=True)
+    with contextlib.ExitStack() as stack:
+        ceiling = stack.enter_context(bench.serve(mode, "bare_app:app", bare, "bare", {}))
+        scenarios = [Scenario(ceiling, mode, "-", "ceiling (bare Flask)", plan_ceiling)]
+        databases = [("sqlite", f"sqlite:///{bench.workdir / f'{mode.name}.sqlite3'}")]
+        if pg_server is not None:
+            databases.append(("postgresql", _support.fresh_postgres_database(pg_server, f"serve_{mode.name}")))
+        for database, url in databases:
+            scenarios += serve_database(bench, stack, mode, database, url)
+        bench.measure(scenarios)
+        app_servers = {s.server.port: s for s in scenarios if s.database != "-"}
+        for scenario in app_servers.values():
+            bench.check_pool(scenario.server, mode, scenario.database)
 
 
 def summarize(bench: Bench) -> None:
     """The goal lines: ratio to the ceiling, 5xx count, pools back to zero."""
-    print("\nmedians of", bench.runs, "runs; latency includes queueing behind", bench.concurrency, "client connections")
+    print(
+        f"\nmedians of {bench.runs} rounds (scenarios interleaved); latency includes queueing "
+        f"behind {bench.concurrency} client connections"
+    )
     ceilings = {f.mode: f for f in bench.figures if f.scenario.startswith("ceiling")}
     for f in bench.figures:
         if f.scenario != "read-by-key" or f.mode not in ceilings:
             continue
         ceiling = ceilings[f.mode]
-        value = f.rate / ceiling.rate if ceiling.rate else 0.0
-        read_cpu = _support.median(f.server_cpu)
-        by_cpu = _support.median(ceiling.server_cpu) / read_cpu if read_cpu else 0.0
+        # Per round (both measured back to back), then the median of those.
+        per_round = [r.rate / c.rate for r, c in zip(f.runs, ceiling.runs, strict=True) if c.rate]
+        value = _support.median(per_round) if per_round else 0.0
+        by_cpu = _support.median(
+            [c / r for r, c in zip(f.server_cpu, ceiling.server_cpu, strict=True) if r]
+        )
         print(
-            f"ratio read-by-key/ceiling  {f.mode:<8} {f.database:<10} "
-            f"{f.rate:.0f} / {ceiling.rate:.0f} req/s = {value:.2f}  (goal >= 0.5: {_support.verdict(value >= 0.5)})"
-            f";  by worker CPU per request: {by_cpu:.2f}"
+            f"ratio read-by-key/ceiling  {f.mode:<8} {f.database:<10} {value:.2f} "
+            f"(per-round ratios {', '.join(f'{v:.2f}' for v in per_round)})  "
+            f"(goal >= 0.5: {_support.verdict(value >= 0.5)});  by worker CPU per request: {by_cpu:.2f}"
         )
     server_errors = sum(f.server_errors for f in bench.figures)
     per = ", ".join(f"{f.mode}/{f.database}/{f.scenario}: {f.server_errors}" for f in bench.figures if f.server_errors)
@@ -410,13 +457,7 @@ def main(argv: list[str] | None = None) -> int:
         print(LEGEND)
         print(HEADER, flush=True)
         for mode in MODES:
-            print(f"-- {mode.name}: {mode.describe()}", flush=True)
-            with bench.serve(mode, "bare_app:app", bare, "bare", {}) as server:
-                bench.measure(server, mode, "-", "ceiling (bare Flask)", plan_ceiling)
-            run_database(bench, mode, "sqlite", f"sqlite:///{workdir / f'{mode.name}.sqlite3'}")
-            if pg_server is not None:
-                url = _support.fresh_postgres_database(pg_server, f"serve_{mode.name}")
-                run_database(bench, mode, "postgresql", url)
+            run_mode(bench, mode, bare, pg_server)
         summarize(bench)
     print(
         f"\n{machine_state()} at end; total {time.monotonic() - started:.0f}s "
