@@ -33,6 +33,7 @@ BAD_ANSWERS: list[tuple[str, dict[str, Any], str]] = [
     ("package-sqlalchemy", {"package_name": "sqlalchemy"}, "shadow"),
     ("package-test", {"package_name": "test"}, "shadow"),
     ("package-tests", {"package_name": "tests"}, "shadow"),
+    ("package-too-long", {"package_name": "a" * 33}, "at most 32 characters"),
     ("email-no-at", {"author_email": "me.example.com"}, "author_email"),
     ("email-two-at", {"author_email": "me@you@example.com"}, "author_email"),
     ("email-no-dotted-domain", {"author_email": "me@localhost"}, "author_email"),

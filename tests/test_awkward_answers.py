@@ -40,11 +40,12 @@ AWKWARD: dict[str, Answers] = {
         "project_description": "Ships fast 🚀✨ and safely 🔒.",
         "author_name": "Ada 😀 Lovelace",
     },
-    # A name people really choose: its package name (33 characters) must still
+    # The longest package name the validator allows (32 characters) must still
     # fit the generated code within the project's own line length.
-    "plausible-long": {"project_name": "Customer Relationship Manager Pro"},
+    "longest-package": {"project_name": "Customer Relationship Manager Pro X"[:32]},
     "long": {
         "project_name": LONG_NAME,
+        "package_name": "quite_long_project_name_quite_lo",
         "project_description": LONG_DESCRIPTION,
         "author_name": "Maximiliana " * 8 + "Long",
     },
