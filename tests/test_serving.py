@@ -1,7 +1,8 @@
 """A generated app served as in production survives database faults and bad clients.
 
 Each test serves the rendered default project with gunicorn on a loopback
-port and talks to it over real sockets: a PostgreSQL restart under load, a
+port and talks to it over real sockets: a PostgreSQL restart under load and
+one while idle (only pool_pre_ping saves the first requests after that), a
 database that is down when the app starts, a multi-row write that fails half
 way, and clients that stall or give up. Performance figures live in
 `benchmarks/serve_load.py`; nothing here is timed beyond generous deadlines
