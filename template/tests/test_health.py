@@ -1,5 +1,6 @@
 """``/health`` reports the database honestly."""
 
+import os
 from collections.abc import Callable
 
 from flask import Flask
@@ -39,3 +40,4 @@ def test_pool_status_reports_checked_out_connections(
 
     assert response.status_code == 200
     assert response.json["checked_out"] == 0
+    assert response.json["pid"] == os.getpid()

@@ -1,6 +1,7 @@
 """Every error answers JSON, and none leaves a broken session behind."""
 
 from flask import Flask, Response, current_app, jsonify
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -10,6 +11,8 @@ from .extensions import db
 def init_app(app: Flask) -> None:
     """Answer HTTP errors and unexpected exceptions with a JSON body."""
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(OperationalError, _database_unavailable)
+    app.register_error_handler(InterfaceError, _database_unavailable)
     app.register_error_handler(Exception, _unexpected_error)
 
 
@@ -23,6 +26,15 @@ def error_response(
 
 def _http_error(error: HTTPException) -> tuple[Response, int]:
     return error_response(error.code or 500, error.description or "")
+
+
+def _database_unavailable(error: Exception) -> tuple[Response, int]:
+    """The database is down or unreachable: a 503 the client may retry."""
+    db.session.rollback()
+    current_app.logger.warning("Database unavailable: %s", error)
+    response, status = error_response(503, "database unavailable")
+    response.headers["Retry-After"] = "5"
+    return response, status
 
 
 def _unexpected_error(error: Exception) -> tuple[Response, int]:

@@ -1,5 +1,7 @@
 """``GET /health``: is the app up, and can it reach its database?"""
 
+import os
+
 from flask import Blueprint, Flask, Response, current_app, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -39,6 +41,7 @@ def pool_status() -> Response:
     """This worker process's pool: load tests check nothing stays checked out."""
     pool = db.engine.pool
     return jsonify(
+        pid=os.getpid(),
         checked_out=pool.checkedout(),  # type: ignore[attr-defined]
         status=pool.status(),
     )
