@@ -74,8 +74,10 @@ class FreshDatabases:
         self.template = make_url(template_url)
         self.workdir = workdir
         self.sqlite = self.template.get_backend_name() == "sqlite"
-        self.admin = None if self.sqlite else create_engine(
-            self.template.set(database="postgres"), isolation_level="AUTOCOMMIT"
+        self.admin = (
+            None
+            if self.sqlite
+            else create_engine(self.template.set(database="postgres"), isolation_level="AUTOCOMMIT")
         )
 
     def make(self, name: str) -> str:

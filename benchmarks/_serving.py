@@ -33,7 +33,9 @@ LOOPBACK = "127.0.0.1"
 #: The access log line: worker pid, request line, status. The pid is what lets
 #: a caller tell which worker answered (the app's own responses do not say).
 ACCESS_LOG_FORMAT = '%(p)s "%(r)s" %(s)s'
-_ACCESS_LINE = re.compile(r'^<(?P<pid>\d+)> "(?P<method>\S+) (?P<target>\S+) [^"]*" (?P<status>\d{3})')
+_ACCESS_LINE = re.compile(
+    r'^<(?P<pid>\d+)> "(?P<method>\S+) (?P<target>\S+) [^"]*" (?P<status>\d{3})'
+)
 
 
 # --------------------------------------------------------------------------
@@ -64,7 +66,11 @@ def request(
     timeout: float = 5.0,
 ) -> Response:
     """One request on a fresh connection, so each may reach another worker."""
-    body = raw_body if raw_body is not None else (None if json_body is None else json.dumps(json_body).encode())
+    body = (
+        raw_body
+        if raw_body is not None
+        else (None if json_body is None else json.dumps(json_body).encode())
+    )
     conn = http.client.HTTPConnection(LOOPBACK, port, timeout=timeout)
     try:
         headers = {"Connection": "close"}
@@ -130,15 +136,24 @@ class Gunicorn:
         self.port = int(listener.getsockname()[1])
         cmd = [
             str(self.venv / "bin" / "gunicorn"),
-            "--bind", f"fd://{listener.fileno()}",
-            "--workers", str(self.workers),
-            "--worker-class", self.worker_class,
-            "--threads", str(self.threads),
-            "--timeout", str(self.timeout),
-            "--graceful-timeout", "5",
-            "--access-logfile", str(self.access_log),
-            "--access-logformat", ACCESS_LOG_FORMAT,
-            "--error-logfile", str(self.error_log),
+            "--bind",
+            f"fd://{listener.fileno()}",
+            "--workers",
+            str(self.workers),
+            "--worker-class",
+            self.worker_class,
+            "--threads",
+            str(self.threads),
+            "--timeout",
+            str(self.timeout),
+            "--graceful-timeout",
+            "5",
+            "--access-logfile",
+            str(self.access_log),
+            "--access-logformat",
+            ACCESS_LOG_FORMAT,
+            "--error-logfile",
+            str(self.error_log),
             *self.extra_args,
             self.app,
         ]
@@ -174,7 +189,9 @@ class Gunicorn:
 
     def _check_alive(self) -> None:
         if self.process is None or self.process.poll() is not None:
-            raise ServerFailed(f"gunicorn exited ({self.process and self.process.returncode})\n{self.log_tail()}")
+            raise ServerFailed(
+                f"gunicorn exited ({self.process and self.process.returncode})\n{self.log_tail()}"
+            )
 
     def worker_pids(self) -> set[int]:
         """The master's live child processes: its workers."""
@@ -255,8 +272,12 @@ class Gunicorn:
             with contextlib.ExitStack() as stack:
                 socks = []
                 for probe in probes:
-                    sock = stack.enter_context(socket.create_connection((LOOPBACK, self.port), timeout=10))
-                    sock.sendall(f"GET {path}{joiner}probe={probe} HTTP/1.1\r\nHost: {LOOPBACK}\r\n".encode())
+                    sock = stack.enter_context(
+                        socket.create_connection((LOOPBACK, self.port), timeout=10)
+                    )
+                    sock.sendall(
+                        f"GET {path}{joiner}probe={probe} HTTP/1.1\r\nHost: {LOOPBACK}\r\n".encode()
+                    )
                     socks.append(sock)
                 time.sleep(0.1)
                 for sock in socks:
@@ -266,7 +287,9 @@ class Gunicorn:
                     resp.begin()
                     body = resp.read()
                     sock.close()  # at once: gunicorn lingers until the client closes
-                    answers[probe] = Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, body)
+                    answers[probe] = Response(
+                        resp.status, {k.lower(): v for k, v in resp.getheaders()}, body
+                    )
             by_pid = self._probes_by_pid(answers)
             if wanted <= set(by_pid):
                 break
@@ -277,10 +300,14 @@ class Gunicorn:
         found = self.reach_every_worker("/health/pool")
         for pid, resp in found.items():
             if resp.status != 200:
-                raise ServerFailed(f"/health/pool on worker {pid} answered {resp.status}: {resp.body[:300]!r}")
+                raise ServerFailed(
+                    f"/health/pool on worker {pid} answered {resp.status}: {resp.body[:300]!r}"
+                )
         return {pid: resp.json() for pid, resp in found.items()}
 
-    def _probes_by_pid(self, bodies: Mapping[str, Response], wait: float = 2.0) -> dict[int, Response]:
+    def _probes_by_pid(
+        self, bodies: Mapping[str, Response], wait: float = 2.0
+    ) -> dict[int, Response]:
         """Match probes to the access log (written just after each response)."""
         deadline = time.monotonic() + wait
         found: dict[str, int] = {}

@@ -59,19 +59,30 @@ class Project:
         """
         return projects.tool_env(
             self.venv,
-            {"SECRET_KEY": "benchmark-" + "x" * 32, "PYTHONDONTWRITEBYTECODE": None, **(extra or {})},
+            {
+                "SECRET_KEY": "benchmark-" + "x" * 32,
+                "PYTHONDONTWRITEBYTECODE": None,
+                **(extra or {}),
+            },
         )
 
     def run(
-        self, cmd: Sequence[str | os.PathLike[str]], extra: Mapping[str, str | None] | None = None,
-        timeout: float = 1800, cwd: Path | None = None,
+        self,
+        cmd: Sequence[str | os.PathLike[str]],
+        extra: Mapping[str, str | None] | None = None,
+        timeout: float = 1800,
+        cwd: Path | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """Run a command in the project's environment; raise with its output on failure."""
         return projects.run(cmd, cwd=cwd or self.path, env=self.env(extra), timeout=timeout)
 
-    def flask(self, *args: str, extra: Mapping[str, str | None] | None = None) -> subprocess.CompletedProcess[str]:
+    def flask(
+        self, *args: str, extra: Mapping[str, str | None] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """`flask --app <package> ...` from the project's root, as its README says."""
-        return self.run([projects.venv_bin(self.venv, "flask"), "--app", self.package, *args], extra=extra)
+        return self.run(
+            [projects.venv_bin(self.venv, "flask"), "--app", self.package, *args], extra=extra
+        )
 
 
 def cache_root() -> Path:
@@ -108,7 +119,9 @@ def isolated_environment(home: Path) -> Iterator[None]:
 def clone_template(workdir: Path) -> Path:
     """A clean clone of the committed template (uncommitted edits are not measured)."""
     clone = workdir / "template"
-    projects.run(["git", "clone", "--quiet", "--no-hardlinks", str(REPO_ROOT), str(clone)], cwd=REPO_ROOT)
+    projects.run(
+        ["git", "clone", "--quiet", "--no-hardlinks", str(REPO_ROOT), str(clone)], cwd=REPO_ROOT
+    )
     return clone.resolve()
 
 
@@ -122,7 +135,9 @@ def rendered_project(template: Path | None = None) -> Iterator[Project]:
     from uv import find_uv_bin
 
     with contextlib.ExitStack() as stack:
-        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tpl-bench-"))).resolve()
+        workdir = Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="tpl-bench-"))
+        ).resolve()
         stack.enter_context(isolated_environment(workdir))
         clone = template.resolve() if template else clone_template(workdir)
         path = workdir / "project"
@@ -130,7 +145,9 @@ def rendered_project(template: Path | None = None) -> Iterator[Project]:
         projects.git_commit_all(path, "Render the template")
         answers = yaml.safe_load((path / ".copier-answers.yml").read_text())
         cache = cache_root()
-        pool = projects.VenvPool(root=cache / "venvs", uv=Path(find_uv_bin()), uv_cache=cache / "uv")
+        pool = projects.VenvPool(
+            root=cache / "venvs", uv=Path(find_uv_bin()), uv_cache=cache / "uv"
+        )
         venv = stack.enter_context(pool.acquire(path))
         yield Project(path=path, venv=venv, package=str(answers["package_name"]))
 

@@ -87,13 +87,13 @@ class _NoDatabaseSession:
 def db():
     yield SimpleNamespace(session=_NoDatabaseSession())
 ''',
-    "project": '''
+    "project": """
 from tests.conftest import app, database_url, db, isolation  # noqa: F401  the project's own
-''',
-    "fixture_only": '''
+""",
+    "fixture_only": """
 from tests.conftest import app, database_url, db, isolation  # noqa: F401  the project's own
-''',
-    "naive": '''
+""",
+    "naive": """
 from tests.conftest import TEST_CONFIG, database_url  # noqa: F401
 from {package} import create_app
 from {package}.extensions import db as _db
@@ -116,21 +116,21 @@ def db(app):
         finally:
             _db.session.remove()  # before drop_all, or PostgreSQL waits on its lock
             _db.drop_all()
-''',
+""",
 }
 
-TEST_FUNCTION = '''
+TEST_FUNCTION = """
 
 def test_insert_{number:04d}(db):
     db.session.add(User(username="user-{number:04d}"))
     db.session.commit()
-'''
+"""
 
-EMPTY_TEST_FUNCTION = '''
+EMPTY_TEST_FUNCTION = """
 
 def test_insert_{number:04d}(db):
     pass
-'''
+"""
 
 
 def generate(root: Path, package: str, tests: int) -> dict[str, Path]:
@@ -143,7 +143,9 @@ def generate(root: Path, package: str, tests: int) -> dict[str, Path]:
         directory = root / variant
         directory.mkdir(parents=True)
         (directory / "pytest.ini").write_text("[pytest]\n")
-        (directory / "conftest.py").write_text(CONFTEST_HEAD + FIXTURES[variant].format(package=package) + TIMER_HOOK)
+        (directory / "conftest.py").write_text(
+            CONFTEST_HEAD + FIXTURES[variant].format(package=package) + TIMER_HOOK
+        )
         (directory / "test_generated.py").write_text(module)
         dirs[variant] = directory
     return dirs
@@ -167,7 +169,9 @@ def test_seconds(project: Project, directory: Path, database: str | None) -> lis
     return durations
 
 
-def measure(project: Project, dirs: dict[str, Path], repeats: int, database: str | None) -> dict[str, float]:
+def measure(
+    project: Project, dirs: dict[str, Path], repeats: int, database: str | None
+) -> dict[str, float]:
     """Median over runs of each variant's median ms per test (first and last left out).
 
     Medians, not means: on a busy machine a test now and then waits for the
@@ -193,21 +197,31 @@ def report(title: str, backend: str, ms: dict[str, float], tests: int, repeats: 
     max_over, min_speedup = GOALS[backend]
     speedup = over["naive"] / over["project"] if over["project"] > 0 else float("inf")
     cost = over["project"]
-    print(f"  goal: project fixture <= {max_over:g} ms over baseline: {verdict(cost <= max_over)} ({cost:.2f} ms)")
+    print(
+        f"  goal: project fixture <= {max_over:g} ms over baseline: {verdict(cost <= max_over)} ({cost:.2f} ms)"
+    )
     print(
         f"  goal: >= {min_speedup:g}x faster than naive (over baseline): "
         f"{verdict(speedup >= min_speedup)} ({speedup:.1f}x)"
     )
     body = ms["project"] - ms["fixture_only"]
-    print(f"  of the project's cost: fixture alone {over['fixture_only']:.2f} ms, the test's INSERT+commit {body:.2f} ms")
+    print(
+        f"  of the project's cost: fixture alone {over['fixture_only']:.2f} ms, the test's INSERT+commit {body:.2f} ms"
+    )
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--tests", type=int, default=300, help="tests per run (default 300)")
-    parser.add_argument("--repeats", type=int, default=5, help="pytest runs per variant (default 5)")
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="pytest runs per variant (default 5)"
+    )
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
-    parser.add_argument("--template", type=Path, help="a clone of the template to render (default: clone HEAD)")
+    parser.add_argument(
+        "--template", type=Path, help="a clone of the template to render (default: clone HEAD)"
+    )
     args = parser.parse_args()
     if args.tests < 3:
         parser.error("--tests must be at least 3 (the first and last are left out)")
@@ -215,8 +229,12 @@ def main() -> int:
     with contextlib.ExitStack() as stack:
         project = stack.enter_context(_support.rendered_project(args.template))
         postgres = stack.enter_context(_support.maybe_postgres(not args.no_postgres))
-        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tpl-isolation-"))).resolve()
-        print(f"project {project.package} rendered at {project.path}; venv {project.venv}", flush=True)
+        workdir = Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="tpl-isolation-"))
+        ).resolve()
+        print(
+            f"project {project.package} rendered at {project.path}; venv {project.venv}", flush=True
+        )
         dirs = generate(workdir, project.package, args.tests)
 
         ms = measure(project, dirs, args.repeats, None)
@@ -224,7 +242,9 @@ def main() -> int:
         if postgres is not None:
             url = _support.fresh_postgres_database(postgres, "isolation")
             ms = measure(project, dirs, args.repeats, url)
-            report("PostgreSQL (local server, fsync off)", "postgresql", ms, args.tests, args.repeats)
+            report(
+                "PostgreSQL (local server, fsync off)", "postgresql", ms, args.tests, args.repeats
+            )
     return 0
 
 

@@ -31,9 +31,8 @@ import time
 from pathlib import Path
 
 import _support
-from _support import Project, median, ratio, verdict
-
 import projects  # the suite's helpers; _support put tests/ on the path
+from _support import Project, median, ratio, verdict
 
 RUNNER = Path(__file__).resolve().parent / "_seed_runner.py"
 
@@ -54,20 +53,31 @@ def migrated_database(project: Project, url: str) -> None:
     project.flask("db", "upgrade", extra={"DATABASE_URL": url})
 
 
-def measure(project: Project, backend: str, template_url: str, workdir: Path, args: argparse.Namespace) -> dict[str, list[float]]:
+def measure(
+    project: Project, backend: str, template_url: str, workdir: Path, args: argparse.Namespace
+) -> dict[str, list[float]]:
     """Run the in-project timer; return rows/s per method and run."""
     out = workdir / f"{backend}.json"
     project.run(
         [
-            project.python, RUNNER,
-            "--package", project.package,
-            "--template-url", template_url,
-            "--workdir", workdir,
-            "--rows", str(args.rows),
-            "--repeats", str(args.repeats),
-            "--slow-repeats", str(min(args.slow_repeats, args.repeats)),
-            "--slow-rows", str(args.slow_rows),
-            "--out", out,
+            project.python,
+            RUNNER,
+            "--package",
+            project.package,
+            "--template-url",
+            template_url,
+            "--workdir",
+            workdir,
+            "--rows",
+            str(args.rows),
+            "--repeats",
+            str(args.repeats),
+            "--slow-repeats",
+            str(min(args.slow_repeats, args.repeats)),
+            "--slow-rows",
+            str(args.slow_rows),
+            "--out",
+            out,
         ],
         timeout=3600,
     )
@@ -75,7 +85,9 @@ def measure(project: Project, backend: str, template_url: str, workdir: Path, ar
     return result
 
 
-def report(title: str, results: dict[str, list[float]], args: argparse.Namespace) -> dict[str, float]:
+def report(
+    title: str, results: dict[str, list[float]], args: argparse.Namespace
+) -> dict[str, float]:
     """Print one backend's table; return the medians."""
     medians = {name: median(values) for name, values in results.items()}
     slow = min(args.slow_repeats, args.repeats)
@@ -93,11 +105,23 @@ def report(title: str, results: dict[str, list[float]], args: argparse.Namespace
 
 def peak_rss(project: Project, url: str, count: int) -> tuple[float, float]:
     """Peak RSS (MiB) and wall seconds of one `flask seed --count N` process."""
-    cmd = [str(project.venv / "bin" / "flask"), "--app", project.package, "seed", "--count", str(count)]
+    cmd = [
+        str(project.venv / "bin" / "flask"),
+        "--app",
+        project.package,
+        "seed",
+        "--count",
+        str(count),
+    ]
     env = projects.clean_env(project.env({"DATABASE_URL": url}))
     start = time.perf_counter()
     process = subprocess.Popen(
-        cmd, cwd=project.path, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        cmd,
+        cwd=project.path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     # wait4 gives this child's own rusage (RUSAGE_CHILDREN would mix in every
     # child this script ever waited for).
@@ -110,7 +134,9 @@ def peak_rss(project: Project, url: str, count: int) -> tuple[float, float]:
     return usage.ru_maxrss / 1024, elapsed  # ru_maxrss is in KiB on Linux
 
 
-def memory_check(project: Project, template_file: Path, workdir: Path, small: int, large: int) -> None:
+def memory_check(
+    project: Project, template_file: Path, workdir: Path, small: int, large: int
+) -> None:
     """Peak RSS of `flask seed` at two sizes on SQLite: flat memory means a ratio near 1."""
     figures = {}
     for count in (small, large):
@@ -121,38 +147,73 @@ def memory_check(project: Project, template_file: Path, workdir: Path, small: in
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     print("\nflask seed memory (SQLite file, one subprocess each, peak RSS from wait4):")
     for count, (rss, seconds) in figures.items():
-        print(f"  --count {count:>10,}: peak RSS {rss:7.1f} MiB   {count / seconds:>10,.0f} rows/s incl. start-up")
-    print(f"  peak RSS ratio {large:,} / {small:,}: {figures[large][0] / figures[small][0]:.2f} (goal ~1: flat)")
+        print(
+            f"  --count {count:>10,}: peak RSS {rss:7.1f} MiB   {count / seconds:>10,.0f} rows/s incl. start-up"
+        )
+    print(
+        f"  peak RSS ratio {large:,} / {small:,}: {figures[large][0] / figures[small][0]:.2f} (goal ~1: flat)"
+    )
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=20_000, help="users per run (default 20,000)")
     parser.add_argument("--repeats", type=int, default=5, help="runs per method (default 5)")
-    parser.add_argument("--slow-repeats", type=int, default=3, help="runs of commit-per-row, the slow one (default 3)")
-    parser.add_argument("--slow-rows", type=int, default=2_000, help="rows per commit-per-row run (default 2,000)")
-    parser.add_argument("--memory-counts", type=int, nargs=2, default=(100_000, 1_000_000), metavar=("SMALL", "LARGE"))
+    parser.add_argument(
+        "--slow-repeats",
+        type=int,
+        default=3,
+        help="runs of commit-per-row, the slow one (default 3)",
+    )
+    parser.add_argument(
+        "--slow-rows", type=int, default=2_000, help="rows per commit-per-row run (default 2,000)"
+    )
+    parser.add_argument(
+        "--memory-counts",
+        type=int,
+        nargs=2,
+        default=(100_000, 1_000_000),
+        metavar=("SMALL", "LARGE"),
+    )
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-RSS check")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
-    parser.add_argument("--template", type=Path, help="a clone of the template to render (default: clone HEAD)")
+    parser.add_argument(
+        "--template", type=Path, help="a clone of the template to render (default: clone HEAD)"
+    )
     args = parser.parse_args()
 
     with contextlib.ExitStack() as stack:
         project = stack.enter_context(_support.rendered_project(args.template))
         postgres = stack.enter_context(_support.maybe_postgres(not args.no_postgres))
-        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tpl-seed-"))).resolve()
-        print(f"project {project.package} rendered at {project.path}; venv {project.venv}", flush=True)
+        workdir = Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="tpl-seed-"))
+        ).resolve()
+        print(
+            f"project {project.package} rendered at {project.path}; venv {project.venv}", flush=True
+        )
 
         sqlite_file = workdir / "template.sqlite3"
         migrated_database(project, f"sqlite:///{sqlite_file}")
-        sqlite = report("SQLite (file, WAL)", measure(project, "sqlite", f"sqlite:///{sqlite_file}", workdir, args), args)
+        sqlite = report(
+            "SQLite (file, WAL)",
+            measure(project, "sqlite", f"sqlite:///{sqlite_file}", workdir, args),
+            args,
+        )
         goal = sqlite["seed"] >= SQLITE_GOAL_ROWS_PER_S
-        print(f"  goal: flask seed >= {SQLITE_GOAL_ROWS_PER_S:,} rows/s on SQLite: {verdict(goal)} ({sqlite['seed']:,.0f})")
+        print(
+            f"  goal: flask seed >= {SQLITE_GOAL_ROWS_PER_S:,} rows/s on SQLite: {verdict(goal)} ({sqlite['seed']:,.0f})"
+        )
 
         if postgres is not None:
             pg_url = _support.fresh_postgres_database(postgres, "seed_template")
             migrated_database(project, pg_url)
-            pg = report("PostgreSQL (local server, fsync off)", measure(project, "postgresql", pg_url, workdir, args), args)
+            pg = report(
+                "PostgreSQL (local server, fsync off)",
+                measure(project, "postgresql", pg_url, workdir, args),
+                args,
+            )
             achieved = pg["seed"] / pg["executemany"]
             print(
                 f"  goal: flask seed >= {POSTGRES_GOAL_RATIO:g}x insert() executemany on PostgreSQL: "

@@ -43,9 +43,8 @@ from pathlib import Path
 
 import _serving
 import _support
-from _serving import Call, Gunicorn, LoadResult
-
 import projects  # the suite's helpers; _support put tests/ on the path
+from _serving import Call, Gunicorn, LoadResult
 
 BARE_APP = textwrap.dedent(
     '''
@@ -200,7 +199,9 @@ def make_plan_mixed(token: str) -> _serving.Plan:
         if roll < 0.50:
             return _post("insert", {"username": f"mix-{token}-{next(numbers)}"}, 201)
         if roll < 0.65:
-            return _post("duplicate", {"username": f"{SEED_PREFIX}{rng.randrange(SEEDED_USERS)}"}, 409)
+            return _post(
+                "duplicate", {"username": f"{SEED_PREFIX}{rng.randrange(SEEDED_USERS)}"}, 409
+            )
         if roll < 0.80:
             return Call("missing", "GET", f"/api/users/{MISSING_ID + seq}", expect=frozenset({404}))
         if roll < 0.90:
@@ -244,7 +245,9 @@ class Bench:
         return projects.clean_env(self.project.env({"FLASK_POOL_STATUS_ENDPOINT": "true", **extra}))
 
     @contextlib.contextmanager
-    def serve(self, mode: Mode, app: str, cwd: Path, label: str, extra: Mapping[str, str]) -> Iterator[Gunicorn]:
+    def serve(
+        self, mode: Mode, app: str, cwd: Path, label: str, extra: Mapping[str, str]
+    ) -> Iterator[Gunicorn]:
         """gunicorn with the mode's settings, logs under the work dir."""
         server = Gunicorn(
             venv=self.project.venv,
@@ -267,8 +270,12 @@ class Bench:
         """
         for scenario in scenarios:
             _serving.run_load(
-                scenario.server.port, scenario.plan, concurrency=self.concurrency,
-                duration=0.5, max_requests=2000, seed=99,
+                scenario.server.port,
+                scenario.plan,
+                concurrency=self.concurrency,
+                duration=0.5,
+                max_requests=2000,
+                seed=99,
             )
         figures = [Figures(s.mode.name, s.database, s.name, [], [], []) for s in scenarios]
         for number in range(self.runs):
@@ -289,7 +296,9 @@ class Bench:
                 used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
                 figure.runs.append(result)
                 figure.cpu_share.append(used / result.elapsed if result.elapsed else 0.0)
-                figure.server_cpu.append(server_used * 1000 / result.requests if result.requests else 0.0)
+                figure.server_cpu.append(
+                    server_used * 1000 / result.requests if result.requests else 0.0
+                )
         for figure in figures:
             self.figures.append(figure)
             print(_row(figure), flush=True)
@@ -360,7 +369,9 @@ def run_mode(bench: Bench, mode: Mode, bare: Path, pg_server: str | None) -> Non
         scenarios = [Scenario(ceiling, mode, "-", "ceiling (bare Flask)", plan_ceiling)]
         databases = [("sqlite", f"sqlite:///{bench.workdir / f'{mode.name}.sqlite3'}")]
         if pg_server is not None:
-            databases.append(("postgresql", _support.fresh_postgres_database(pg_server, f"serve_{mode.name}")))
+            databases.append(
+                ("postgresql", _support.fresh_postgres_database(pg_server, f"serve_{mode.name}"))
+            )
         for database, url in databases:
             scenarios += serve_database(bench, stack, mode, database, url)
         bench.measure(scenarios)
@@ -392,7 +403,11 @@ def summarize(bench: Bench) -> None:
             f"(goal >= 0.5: {_support.verdict(value >= 0.5)});  by worker CPU per request: {by_cpu:.2f}"
         )
     server_errors = sum(f.server_errors for f in bench.figures)
-    per = ", ".join(f"{f.mode}/{f.database}/{f.scenario}: {f.server_errors}" for f in bench.figures if f.server_errors)
+    per = ", ".join(
+        f"{f.mode}/{f.database}/{f.scenario}: {f.server_errors}"
+        for f in bench.figures
+        if f.server_errors
+    )
     print(
         f"5xx responses, all scenarios: {server_errors}  (goal 0: {_support.verdict(server_errors == 0)})"
         + (f"  {per}" if per else "")
@@ -412,7 +427,9 @@ def summarize(bench: Bench) -> None:
     )
     for f in bench.figures:
         if f.scenario.startswith("mixed"):
-            shown = ", ".join(f"{kind} {status} x{n}" for (kind, status), n in sorted(f.statuses.items()))
+            shown = ", ".join(
+                f"{kind} {status} x{n}" for (kind, status), n in sorted(f.statuses.items())
+            )
             print(f"mixed statuses {f.mode}/{f.database}: {shown}")
     for line, ok in bench.pool_lines:
         print(f"pool {line}  (goal 0 on every worker: {_support.verdict(ok)})")
@@ -429,14 +446,21 @@ def machine_state() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=3, help="runs per scenario (median reported)")
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per run (upper bound)")
-    parser.add_argument("--max-requests", type=int, default=40_000, help="requests per run (upper bound)")
+    parser.add_argument(
+        "--max-requests", type=int, default=40_000, help="requests per run (upper bound)"
+    )
     parser.add_argument("--concurrency", type=int, default=8, help="client connections")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     parser.add_argument(
-        "--template", type=Path, default=None, help="render from this clone (default: a fresh clone of HEAD)"
+        "--template",
+        type=Path,
+        default=None,
+        help="render from this clone (default: a fresh clone of HEAD)",
     )
     args = parser.parse_args(argv)
 
@@ -448,9 +472,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     with contextlib.ExitStack() as stack:
         project = stack.enter_context(_support.rendered_project(args.template))
-        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tpl-serve-"))).resolve()
+        workdir = Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="tpl-serve-"))
+        ).resolve()
         pg_server = stack.enter_context(_support.maybe_postgres(not args.no_postgres))
-        bench = Bench(project, workdir, args.runs, args.duration, args.concurrency, args.max_requests)
+        bench = Bench(
+            project, workdir, args.runs, args.duration, args.concurrency, args.max_requests
+        )
         bare = workdir / "bare"
         bare.mkdir()
         (bare / "bare_app.py").write_text(BARE_APP)

@@ -89,7 +89,10 @@ def parse_moves(args: Sequence[str]) -> list[Move]:
     """Pair up ``OLD NEW OLD NEW ...`` arguments."""
     if not args or len(args) % 2:
         raise MoveError(f"expected OLD NEW pairs, got {len(args)} path(s): {' '.join(args)}")
-    moves = [Move(_project_path(old), _project_path(new)) for old, new in zip(args[::2], args[1::2], strict=True)]
+    moves = [
+        Move(_project_path(old), _project_path(new))
+        for old, new in zip(args[::2], args[1::2], strict=True)
+    ]
     for move in moves:
         if move.old == move.new or move.old in move.new.parents or move.new in move.old.parents:
             raise MoveError(f"cannot move {move}: one path contains the other")
@@ -101,11 +104,15 @@ def parse_moves(args: Sequence[str]) -> list[Move]:
 # --------------------------------------------------------------------------
 
 
-def _git(root: Path, *args: str, input: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+def _git(
+    root: Path, *args: str, input: bytes | None = None, check: bool = True
+) -> subprocess.CompletedProcess[bytes]:
     """Run git in the project; failures carry git's own message."""
     proc = subprocess.run(["git", *args], cwd=root, input=input, capture_output=True, check=False)
     if check and proc.returncode != 0:
-        raise MoveError(f"git {' '.join(args)} failed: {proc.stderr.decode(errors='replace').strip()}")
+        raise MoveError(
+            f"git {' '.join(args)} failed: {proc.stderr.decode(errors='replace').strip()}"
+        )
     return proc
 
 
@@ -220,7 +227,9 @@ def merge_three_way(ours: bytes, base: bytes, theirs: bytes) -> tuple[bytes, int
             file.write_bytes(data)
             files.append(str(file))
         labels = [arg for label in MERGE_LABELS for arg in ("-L", label)]
-        proc = subprocess.run(["git", "merge-file", "--stdout", *labels, *files], capture_output=True, check=False)
+        proc = subprocess.run(
+            ["git", "merge-file", "--stdout", *labels, *files], capture_output=True, check=False
+        )
     if proc.returncode < 0 or proc.returncode > 127:
         raise MoveError(f"git merge-file failed: {proc.stderr.decode(errors='replace').strip()}")
     return proc.stdout, proc.returncode
@@ -242,7 +251,9 @@ def remerge_moved(root: Path, moves: Sequence[Move], base_of: BaseLookup) -> lis
             continue  # copier merged it (or never saw it): nothing to redo
         base = base_of(move.old)
         if base is None:
-            _log(f"{move.old} is not in the old template version; left {move.new} as copier merged it")
+            _log(
+                f"{move.old} is not in the old template version; left {move.new} as copier merged it"
+            )
             continue
         ours, theirs = _blob(root, stages[2].sha), _blob(root, stages[3].sha)
         merged, conflicts = merge_three_way(ours, base, theirs)
@@ -251,7 +262,9 @@ def remerge_moved(root: Path, moves: Sequence[Move], base_of: BaseLookup) -> lis
         name = _index_path(root, move.new)
         entries = [f"0 {'0' * 40}\t{name}"]  # drop every stage of the path
         if conflicts:
-            base_sha = _git(root, "hash-object", "-w", "--stdin", input=base).stdout.decode().strip()
+            base_sha = (
+                _git(root, "hash-object", "-w", "--stdin", input=base).stdout.decode().strip()
+            )
             entries += [
                 f"{stages[2].mode} {base_sha} 1\t{name}",
                 f"{stages[2].mode} {stages[2].sha} 2\t{name}",
@@ -302,11 +315,15 @@ def _render_old_version(root: Path, answers_file: PurePosixPath, dst: Path) -> P
 
     shown = _git(root, "show", f"HEAD:./{answers_file}", check=False)
     if shown.returncode != 0:
-        raise MoveError(f"{answers_file} is not committed: cannot tell which template version to compare with")
+        raise MoveError(
+            f"{answers_file} is not committed: cannot tell which template version to compare with"
+        )
     answers = yaml.safe_load(shown.stdout) or {}
     src, ref = answers.get("_src_path"), answers.get("_commit")
     if not src or not ref:
-        raise MoveError(f"{answers_file} has no _src_path/_commit: cannot render the old template version")
+        raise MoveError(
+            f"{answers_file} has no _src_path/_commit: cannot render the old template version"
+        )
     data = {key: value for key, value in answers.items() if not str(key).startswith("_")}
     copier.run_copy(
         str(src),
@@ -332,13 +349,17 @@ def main(argv: Sequence[str] | None = None, root: Path | None = None) -> int:
         prog="move_paths.py",
         description="Move files a template release renamed (copier _migrations hook).",
     )
-    parser.add_argument("--stage", choices=["before", "after"], default="before", help="copier's {{ _stage }}")
+    parser.add_argument(
+        "--stage", choices=["before", "after"], default="before", help="copier's {{ _stage }}"
+    )
     parser.add_argument(
         "--answers-file",
         default=".copier-answers.yml",
         help="the project's answers file (after stage), relative to the project root",
     )
-    parser.add_argument("paths", nargs="+", metavar="OLD NEW", help="pairs of paths relative to the project root")
+    parser.add_argument(
+        "paths", nargs="+", metavar="OLD NEW", help="pairs of paths relative to the project root"
+    )
     args = parser.parse_args(argv)
     project = (root or Path.cwd()).resolve()
     try:

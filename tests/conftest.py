@@ -148,7 +148,9 @@ def render(template_clone: Path, tmp_path_factory: pytest.TempPathFactory) -> Re
         if dst is None and key in cache:
             return cache[key]
         target = (
-            dst if dst is not None else tmp_path_factory.mktemp("project") / projects.answers_slug(answers)
+            dst
+            if dst is not None
+            else tmp_path_factory.mktemp("project") / projects.answers_slug(answers)
         )
         target = Path(target).resolve()
         projects.copy_template(template_clone, target, answers)

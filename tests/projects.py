@@ -106,8 +106,16 @@ def run(
             stdin=subprocess.DEVNULL,
         )
     except subprocess.TimeoutExpired as exc:
-        out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else exc.stdout or ""
-        err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else exc.stderr or ""
+        out = (
+            exc.stdout.decode(errors="replace")
+            if isinstance(exc.stdout, bytes)
+            else exc.stdout or ""
+        )
+        err = (
+            exc.stderr.decode(errors="replace")
+            if isinstance(exc.stderr, bytes)
+            else exc.stderr or ""
+        )
         raise AssertionError(
             f"command timed out after {timeout:g}s: {shown}\n(cwd: {cwd})\n"
             f"--- stdout ---\n{_tail(out)}\n--- stderr ---\n{_tail(err)}"
@@ -241,11 +249,11 @@ def pairwise_cover(questions: Mapping[str, Sequence[Any]]) -> list[dict[str, Any
             if name in row:
                 continue
 
-            def gain(value: Any, name: str = name) -> int:
-                """How many uncovered pairs answering `value` to `name` would cover."""
-                return len(pairs({**row, name: value}) & set(uncovered))
-
-            row[name] = max(questions[name], key=gain)
+            still_open = set(uncovered)
+            row[name] = max(
+                questions[name],
+                key=lambda value: len(pairs({**row, name: value}) & still_open),
+            )
         rows.append({name: row[name] for name in names})
         covered = pairs(row)
         uncovered = [pair for pair in uncovered if pair not in covered]
@@ -321,7 +329,9 @@ def deps_key(project: Path) -> str:
         "python": list(sys.version_info[:2]),
         "requires-python": meta.get("requires-python"),
         "dependencies": sorted(meta.get("dependencies", [])),
-        "optional": {k: sorted(v) for k, v in sorted(meta.get("optional-dependencies", {}).items())},
+        "optional": {
+            k: sorted(v) for k, v in sorted(meta.get("optional-dependencies", {}).items())
+        },
     }
     blob = json.dumps(material, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
@@ -364,7 +374,11 @@ class VenvPool:
         run(
             [self.uv, *args],
             cwd=cwd,
-            env={"UV_CACHE_DIR": str(self.uv_cache), "UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"},
+            env={
+                "UV_CACHE_DIR": str(self.uv_cache),
+                "UV_PYTHON_DOWNLOADS": "never",
+                "UV_NO_PROGRESS": "1",
+            },
             timeout=1200,
         )
 
@@ -436,7 +450,9 @@ class VenvPool:
             )
         elif state.get("project") != str(project):
             if state.get("name") and state["name"] != name:
-                self._uv("pip", "uninstall", "--quiet", "--python", python, state["name"], cwd=project)
+                self._uv(
+                    "pip", "uninstall", "--quiet", "--python", python, state["name"], cwd=project
+                )
             self._uv(
                 "pip",
                 "install",

@@ -152,7 +152,9 @@ def postgres_server() -> Iterator[str]:
     )
     if initdb.returncode != 0:
         shutil.rmtree(base, ignore_errors=True)
-        raise RuntimeError(f"initdb failed ({initdb.returncode}):\n{initdb.stdout}\n{initdb.stderr}")
+        raise RuntimeError(
+            f"initdb failed ({initdb.returncode}):\n{initdb.stdout}\n{initdb.stderr}"
+        )
 
     pg_ctl = str(bindir / "pg_ctl")
     port = 0
@@ -189,7 +191,9 @@ def postgres_server() -> Iterator[str]:
             started = True
             break
         # Most likely another process took the port between probe and bind.
-        errors.append(start.stdout + start.stderr + (log.read_text(errors="replace") if log.exists() else ""))
+        errors.append(
+            start.stdout + start.stderr + (log.read_text(errors="replace") if log.exists() else "")
+        )
     if not started:
         shutil.rmtree(base, ignore_errors=True)
         raise RuntimeError("PostgreSQL did not start:\n" + "\n---\n".join(errors)[-4000:])
@@ -197,7 +201,9 @@ def postgres_server() -> Iterator[str]:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     finally:
         _run_quiet(
-            _as_account([pg_ctl, "stop", "--pgdata", str(data), "--mode", "immediate", "--wait"], account),
+            _as_account(
+                [pg_ctl, "stop", "--pgdata", str(data), "--mode", "immediate", "--wait"], account
+            ),
             cwd=base,
             timeout=60,
         )

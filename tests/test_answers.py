@@ -42,7 +42,10 @@ BAD_ANSWERS: list[tuple[str, dict[str, Any], str]] = [
 
 bad_answers = pytest.mark.parametrize(
     ("answers", "fragment"),
-    [pytest.param({**GOOD, **change}, fragment, id=case_id) for case_id, change, fragment in BAD_ANSWERS],
+    [
+        pytest.param({**GOOD, **change}, fragment, id=case_id)
+        for case_id, change, fragment in BAD_ANSWERS
+    ],
 )
 
 
@@ -64,7 +67,16 @@ def test_cli_refuses_bad_answer(
     template_clone: Path, tmp_path: Path, answers: dict[str, Any], fragment: str
 ) -> None:
     dst = tmp_path / "project"
-    cmd: list[str] = [sys.executable, "-m", "copier", "copy", "--defaults", "--vcs-ref", "HEAD", "--quiet"]
+    cmd: list[str] = [
+        sys.executable,
+        "-m",
+        "copier",
+        "copy",
+        "--defaults",
+        "--vcs-ref",
+        "HEAD",
+        "--quiet",
+    ]
     for key, value in answers.items():
         cmd += ["--data", f"{key}={value}"]
     proc = run([*cmd, str(template_clone), str(dst)], cwd=tmp_path, check=False, timeout=120)
@@ -82,7 +94,9 @@ def test_api_refuses_bad_answer(
 ) -> None:
     dst = tmp_path / "project"
     dst.mkdir()
-    with pytest.raises(ValueError, match=f"Validation error for question '{_question(answers)}'") as info:
+    with pytest.raises(
+        ValueError, match=f"Validation error for question '{_question(answers)}'"
+    ) as info:
         copy_template(template_clone, dst, answers)
     assert fragment in str(info.value)
     _assert_nothing_written(dst)

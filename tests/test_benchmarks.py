@@ -44,17 +44,31 @@ def _section(output: str, title: str) -> str:
 def test_seed_throughput_prints_its_figures(template_clone: Path) -> None:
     output = _run_benchmark(
         "seed_throughput.py",
-        "--template", str(template_clone),
-        "--rows", "500", "--repeats", "1", "--slow-rows", "100",
-        "--memory-counts", "1000", "5000",
+        "--template",
+        str(template_clone),
+        "--rows",
+        "500",
+        "--repeats",
+        "1",
+        "--slow-rows",
+        "100",
+        "--memory-counts",
+        "1000",
+        "5000",
     )
     for backend in _backends():
         section = _section(output, backend)
-        for label in ("commit per row", "add_all + one commit", "insert() executemany",
-                      "Core insert(table) execmany", "insert_in_batches(rows)", "flask seed (in-process)"):
-            assert re.search(rf"^\s+{re.escape(label)}\s+{NUMBER}\s+{NUMBER}x$", section, re.MULTILINE), (
-                f"{backend}: no figure line for {label!r} in:\n{section}"
-            )
+        for label in (
+            "commit per row",
+            "add_all + one commit",
+            "insert() executemany",
+            "Core insert(table) execmany",
+            "insert_in_batches(rows)",
+            "flask seed (in-process)",
+        ):
+            assert re.search(
+                rf"^\s+{re.escape(label)}\s+{NUMBER}\s+{NUMBER}x$", section, re.MULTILINE
+            ), f"{backend}: no figure line for {label!r} in:\n{section}"
         assert re.search(r"goal: .*: (MET|MISSED) \(", section), section
     assert re.search(rf"peak RSS ratio 5,000 / 1,000: {NUMBER}", output), output
 
@@ -67,9 +81,15 @@ def test_isolation_speed_prints_its_figures(template_clone: Path) -> None:
     for backend in _backends():
         section = _section(output, backend)
         assert re.search(rf"^\s+no-database baseline\s+{NUMBER}$", section, re.MULTILINE), section
-        for label in ("project `db` fixture", "naive create_all/drop_all", "project `db`, empty tests"):
-            assert re.search(rf"^\s+{re.escape(label)}\s+{NUMBER}\s+{NUMBER}$", section, re.MULTILINE), (
-                f"{backend}: no figure line for {label!r} in:\n{section}"
-            )
+        for label in (
+            "project `db` fixture",
+            "naive create_all/drop_all",
+            "project `db`, empty tests",
+        ):
+            assert re.search(
+                rf"^\s+{re.escape(label)}\s+{NUMBER}\s+{NUMBER}$", section, re.MULTILINE
+            ), f"{backend}: no figure line for {label!r} in:\n{section}"
         assert len(re.findall(r"goal: .*: (?:MET|MISSED) \(", section)) == 2, section
-        assert re.search(rf"fixture alone {NUMBER} ms, the test's INSERT\+commit {NUMBER} ms", section), section
+        assert re.search(
+            rf"fixture alone {NUMBER} ms, the test's INSERT\+commit {NUMBER} ms", section
+        ), section

@@ -140,7 +140,9 @@ def test_refuses_to_overwrite_and_then_moves_nothing(tmp_path: Path) -> None:
     _write(tmp_path / "second.py", "second\n")
     _write(tmp_path / "taken.py", "the user's own file\n")
 
-    with pytest.raises(mp.MoveError, match=r"refusing to move second\.py -> taken\.py: taken\.py already exists"):
+    with pytest.raises(
+        mp.MoveError, match=r"refusing to move second\.py -> taken\.py: taken\.py already exists"
+    ):
         mp.move_paths(tmp_path, mp.parse_moves(["first.py", "moved.py", "second.py", "taken.py"]))
 
     assert (tmp_path / "first.py").read_text() == "first\n", "no move happens when any is refused"
@@ -213,7 +215,12 @@ def _copier_conflict(project: Path, path: str, theirs: str) -> None:
 
     def blob(text: str) -> str:
         return subprocess.run(
-            ["git", "hash-object", "-w", "--stdin"], cwd=project, input=text, capture_output=True, text=True, check=True
+            ["git", "hash-object", "-w", "--stdin"],
+            cwd=project,
+            input=text,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
 
     ours = _git(project, "rev-parse", f":{path}").strip()
@@ -224,9 +231,15 @@ def _copier_conflict(project: Path, path: str, theirs: str) -> None:
         f"100644 {blob(theirs)} 3\t{path}",
     ]
     subprocess.run(
-        ["git", "update-index", "--index-info"], cwd=project, input="\n".join(entries) + "\n", text=True, check=True
+        ["git", "update-index", "--index-info"],
+        cwd=project,
+        input="\n".join(entries) + "\n",
+        text=True,
+        check=True,
     )
-    (project / path).write_text("<<<<<<< before updating\nwhatever copier wrote\n>>>>>>> after updating\n")
+    (project / path).write_text(
+        "<<<<<<< before updating\nwhatever copier wrote\n>>>>>>> after updating\n"
+    )
 
 
 def _moved_project(tmp_path: Path, user_text: str, theirs: str) -> Path:
@@ -274,8 +287,13 @@ def test_remerge_leaves_markers_where_both_changed_the_same_lines(tmp_path: Path
         "<<<<<<< before updating\nline 5 the user's way\n=======\nline 5 the template's way\n>>>>>>> after updating\n"
         in text
     )
-    assert text.startswith("line 1\n") and text.endswith("line 10\n"), "only the clashing line conflicts"
-    stages = {line.split()[2]: line.split()[1] for line in _git(project, "ls-files", "--unmerged").splitlines()}
+    assert text.startswith("line 1\n") and text.endswith("line 10\n"), (
+        "only the clashing line conflicts"
+    )
+    stages = {
+        line.split()[2]: line.split()[1]
+        for line in _git(project, "ls-files", "--unmerged").splitlines()
+    }
     assert sorted(stages) == ["1", "2", "3"]
     assert _git(project, "cat-file", "blob", stages["1"]) == base, "stage 1 is now the real base"
 
@@ -295,7 +313,9 @@ def test_remerge_without_a_base_keeps_copiers_result(tmp_path: Path) -> None:
     project = _moved_project(tmp_path, _lines(3), _lines(3, l1="changed"))
     before = (project / "new.txt").read_text()
 
-    assert mp.remerge_moved(project, mp.parse_moves(["old.txt", "new.txt"]), lambda _path: None) == []
+    assert (
+        mp.remerge_moved(project, mp.parse_moves(["old.txt", "new.txt"]), lambda _path: None) == []
+    )
     assert (project / "new.txt").read_text() == before
 
 

@@ -75,7 +75,9 @@ class App:
             )
         )
 
-    def flask(self, database_url: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def flask(
+        self, database_url: str, *args: str, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         """`flask --app <package> ...` from the project root, as its README says."""
         return run(
             [venv_bin(self.venv, "flask"), "--app", self.package, *args],
@@ -85,7 +87,9 @@ class App:
             check=check,
         )
 
-    def gunicorn(self, database_url: str, name: str, *, threads: int = 1, timeout: int = 30, **extra: str) -> Gunicorn:
+    def gunicorn(
+        self, database_url: str, name: str, *, threads: int = 1, timeout: int = 30, **extra: str
+    ) -> Gunicorn:
         """gunicorn with 2 workers serving `create_app()` (not started yet)."""
         return Gunicorn(
             venv=self.venv,
@@ -161,7 +165,9 @@ class PostgresControl:
         data_dir = Path(row[0])
         # postmaster.opts: the binary, then each argument quoted.
         args = shlex.split((data_dir / "postmaster.opts").read_text())[1:]
-        options = [arg for i, arg in enumerate(args) if arg != "-D" and (i == 0 or args[i - 1] != "-D")]
+        options = [
+            arg for i, arg in enumerate(args) if arg != "-D" and (i == 0 or args[i - 1] != "-D")
+        ]
         return cls(url, data_dir, options)
 
     def _pg_ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -169,7 +175,9 @@ class PostgresControl:
         assert bindir is not None
         cmd = [str(bindir / "pg_ctl"), *args, "--pgdata", str(self.data_dir)]
         cmd = servers._as_account(cmd, servers._postgres_account())  # as the server's owner
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            cmd, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
+        )
 
     def running(self) -> bool:
         return self._pg_ctl("status").returncode == 0
@@ -184,7 +192,9 @@ class PostgresControl:
         """Start with the original options; returns once it accepts connections."""
         if not self.running():
             log = self.data_dir.parent / "server.log"
-            done = self._pg_ctl("start", "--wait", "--timeout=60", "--log", str(log), "-o", shlex.join(self.options))
+            done = self._pg_ctl(
+                "start", "--wait", "--timeout=60", "--log", str(log), "-o", shlex.join(self.options)
+            )
             assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -223,7 +233,9 @@ class Sample:
 class Poller:
     """Threads that GET paths in turn until stopped; bounded in count and time."""
 
-    def __init__(self, port: int, paths: list[str], *, threads: int, max_requests: int, max_seconds: float) -> None:
+    def __init__(
+        self, port: int, paths: list[str], *, threads: int, max_requests: int, max_seconds: float
+    ) -> None:
         self.port = port
         self.paths = paths
         self.samples: list[Sample] = []
@@ -231,7 +243,9 @@ class Poller:
         self._stop = threading.Event()
         self._budget = iter(range(max_requests))
         self._deadline = time.monotonic() + max_seconds
-        self._threads = [threading.Thread(target=self._loop, args=(n,), daemon=True) for n in range(threads)]
+        self._threads = [
+            threading.Thread(target=self._loop, args=(n,), daemon=True) for n in range(threads)
+        ]
 
     def _loop(self, number: int) -> None:
         turn = number
@@ -319,7 +333,9 @@ def test_recovers_after_postgres_restart(app: App, restartable_postgres: Postgre
     app.flask(url, "db", "upgrade")
     # Threaded workers with fewer pooled connections than threads: the case
     # where stale connections and waiting threads meet.
-    server = app.gunicorn(url, "restart", threads=4, DATABASE_POOL_SIZE="2", DATABASE_MAX_OVERFLOW="0")
+    server = app.gunicorn(
+        url, "restart", threads=4, DATABASE_POOL_SIZE="2", DATABASE_MAX_OVERFLOW="0"
+    )
     with serving(server):
         created = request(server.port, "POST", "/api/users", json_body={"username": "survivor"})
         assert created.status == 201, created.body
@@ -340,7 +356,11 @@ def test_recovers_after_postgres_restart(app: App, restartable_postgres: Postgre
 
             assert wait_for(recovered, RECOVERY_DEADLINE + 5), "the app never answered 200 again"
             recovered_at = max(
-                min(s.ended for s in poller.snapshot() if s.started >= back_at and s.path == p and s.status == 200)
+                min(
+                    s.ended
+                    for s in poller.snapshot()
+                    if s.started >= back_at and s.path == p and s.status == 200
+                )
                 for p in paths
             )
             time.sleep(2.0)  # keep the load on after recovery
@@ -353,15 +373,21 @@ def test_recovers_after_postgres_restart(app: App, restartable_postgres: Postgre
             f"recovered {recovered_at - back_at:.2f}s after PostgreSQL was back; while down: "
             f"{dict(Counter((s.path, s.status) for s in during))}; after: {len(after)} requests"
         )
-        assert before and all(s.status == 200 for s in before), [s for s in before if s.status != 200][:5]
+        assert before and all(s.status == 200 for s in before), [
+            s for s in before if s.status != 200
+        ][:5]
         assert during, "no request was made while the database was down"
-        assert recovered_at - back_at <= RECOVERY_DEADLINE, f"recovery took {recovered_at - back_at:.2f}s"
+        assert recovered_at - back_at <= RECOVERY_DEADLINE, (
+            f"recovery took {recovered_at - back_at:.2f}s"
+        )
         failures = [s for s in after if s.status != 200]
         assert len(after) >= 20 and not failures, failures[:5]
         # While it was down, health said so; nothing hung or dropped the connection.
         health_down = {s.status for s in during if s.path == "/health"}
         assert health_down <= {200, 503}, health_down
-        assert all(s.status is not None for s in samples), [s for s in samples if s.status is None][:5]
+        assert all(s.status is not None for s in samples), [s for s in samples if s.status is None][
+            :5
+        ]
         assert_pools_idle(server)
 
         # A restart nobody sees: no traffic while it is down, so each worker's
@@ -372,7 +398,9 @@ def test_recovers_after_postgres_restart(app: App, restartable_postgres: Postgre
         pg.start()
         first = server.reach_every_worker(user_path)
         assert set(first) == server.worker_pids(), "a worker did not answer after the restart"
-        assert all(r.status == 200 for r in first.values()), {pid: r.body[:200] for pid, r in first.items()}
+        assert all(r.status == 200 for r in first.values()), {
+            pid: r.body[:200] for pid, r in first.items()
+        }
         assert_pools_idle(server)
 
 
@@ -382,7 +410,9 @@ def test_recovers_after_postgres_restart(app: App, restartable_postgres: Postgre
 
 
 @check("gunicorn: database down at start", ANSWERS)
-def test_starts_without_database_and_recovers(app: App, restartable_postgres: PostgresControl) -> None:
+def test_starts_without_database_and_recovers(
+    app: App, restartable_postgres: PostgresControl
+) -> None:
     pg = restartable_postgres
     url = servers.fresh_database(pg.url, "late")
     pg.stop()
@@ -403,11 +433,15 @@ def test_starts_without_database_and_recovers(app: App, restartable_postgres: Po
 
         def every_worker_healthy() -> bool:
             answers = server.reach_every_worker("/health", rounds=2)
-            return set(answers) == server.worker_pids() and all(r.status == 200 for r in answers.values())
+            return set(answers) == server.worker_pids() and all(
+                r.status == 200 for r in answers.values()
+            )
 
         assert wait_for(every_worker_healthy, RECOVERY_DEADLINE)
         for number in range(10):
-            made = request(server.port, "POST", "/api/users", json_body={"username": f"late-{number}"})
+            made = request(
+                server.port, "POST", "/api/users", json_body={"username": f"late-{number}"}
+            )
             assert made.status == 201, made.body
         assert request(server.port, "GET", "/api/users").json()["total"] == 10
         assert_pools_idle(server)
@@ -438,11 +472,25 @@ def test_failed_batch_rolls_back_while_served(
 
         # Batches of 10: 0-9 commit, 10-19 hits clash-15 and must vanish whole,
         # 20-29 never start. The app keeps serving throughout.
-        with Poller(server.port, ["/health", user_path], threads=2, max_requests=5_000, max_seconds=60) as poller:
-            seeded = app.flask(url, "seed", "--count", "30", "--batch-size", "10", "--prefix", "clash-", check=False)
+        with Poller(
+            server.port, ["/health", user_path], threads=2, max_requests=5_000, max_seconds=60
+        ) as poller:
+            seeded = app.flask(
+                url,
+                "seed",
+                "--count",
+                "30",
+                "--batch-size",
+                "10",
+                "--prefix",
+                "clash-",
+                check=False,
+            )
         assert seeded.returncode != 0, f"the clashing batch did not fail:\n{seeded.stdout}"
         samples = poller.snapshot()
-        assert samples and all(s.status == 200 for s in samples), [s for s in samples if s.status != 200][:5]
+        assert samples and all(s.status == 200 for s in samples), [
+            s for s in samples if s.status != 200
+        ][:5]
 
         listing = request(server.port, "GET", "/api/users?per_page=100").json()
         names = {item["username"] for item in listing["items"]}
@@ -483,7 +531,9 @@ def test_stalled_client_does_not_block_others_or_keep_a_connection(
                 served.append((resp.status, time.monotonic() - began))
             assert all(status == 200 for status, _ in served), served
             # The pinned worker is killed at --timeout and replaced.
-            assert wait_for(lambda: bool(workers_before - server.worker_pids()), 15, 0.2), server.log_tail()
+            assert wait_for(lambda: bool(workers_before - server.worker_pids()), 15, 0.2), (
+                server.log_tail()
+            )
             assert wait_for(lambda: len(server.worker_pids()) == 2, 15, 0.2)
         assert "WORKER TIMEOUT" in server.log_tail(20_000)
         assert request(server.port, "GET", user_path).status == 200
@@ -496,7 +546,9 @@ def test_abandoned_request_returns_its_connection(app: App, postgres_url: str) -
 
     url = migrated_database(app, postgres_url, "abandon")
     libpq = _libpq(url)
-    server = app.gunicorn(url, "abandon", threads=4, DATABASE_POOL_SIZE="2", DATABASE_MAX_OVERFLOW="0")
+    server = app.gunicorn(
+        url, "abandon", threads=4, DATABASE_POOL_SIZE="2", DATABASE_MAX_OVERFLOW="0"
+    )
     with serving(server):
         made = request(server.port, "POST", "/api/users", json_body={"username": "blocked"})
         assert made.status == 201

@@ -99,14 +99,27 @@ def data_args(answers: dict[str, Any]) -> list[str]:
 
 def generate(template: Path, dst: Path, ref: str, answers: dict[str, Any] = ANSWERS) -> Path:
     """`copier copy` at `ref` (no --trust), then the owner's first commit."""
-    copier("copy", "--defaults", "--quiet", f"--vcs-ref={ref}", *data_args(answers), template, dst, cwd=template)
+    copier(
+        "copy",
+        "--defaults",
+        "--quiet",
+        f"--vcs-ref={ref}",
+        *data_args(answers),
+        template,
+        dst,
+        cwd=template,
+    )
     git_commit_all(dst, "Generate from the template")
     return dst
 
 
-def update(project: Path, *args: str, trust: bool = False, check: bool = True) -> subprocess.CompletedProcess[str]:
+def update(
+    project: Path, *args: str, trust: bool = False, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     """`copier update --defaults` in the project (copier refuses a dirty one)."""
-    return copier("update", "--defaults", *(["--trust"] if trust else []), *args, cwd=project, check=check)
+    return copier(
+        "update", "--defaults", *(["--trust"] if trust else []), *args, cwd=project, check=check
+    )
 
 
 def check_update(project: Path) -> int:
@@ -171,7 +184,9 @@ def assert_same_tree(actual: Path, expected: Path) -> None:
     assert not differing, f"files differ from a fresh render: {differing}"
 
 
-def run_project_tests(venv: Path, project: Path, *args: str, extra: dict[str, str | None] | None = None) -> None:
+def run_project_tests(
+    venv: Path, project: Path, *args: str, extra: dict[str, str | None] | None = None
+) -> None:
     run(
         [venv_bin(venv, "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
         cwd=project,
@@ -188,7 +203,16 @@ def repository_check(project: Path) -> subprocess.CompletedProcess[str]:
     which import the (uninstalled) app.
     """
     return run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--noconftest", "tests/test_repository.py"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--noconftest",
+            "tests/test_repository.py",
+        ],
         cwd=project,
         check=False,
     )
@@ -278,7 +302,9 @@ def release_v3(repo: Path) -> None:
 def release_v4(repo: Path) -> None:
     """A plain release after the move: its migration must not run again."""
     about = repo / "template" / "src" / "{{package_name}}" / "about.py.jinja"
-    about.write_text(about.read_text().replace('TEMPLATE_RELEASE = "v2"', 'TEMPLATE_RELEASE = "v4"'))
+    about.write_text(
+        about.read_text().replace('TEMPLATE_RELEASE = "v2"', 'TEMPLATE_RELEASE = "v4"')
+    )
 
 
 @dataclass(frozen=True)
@@ -290,7 +316,9 @@ class Lineage:
     v1_project: Path
 
 
-def build_lineage(template_clone: Path, base: Path, releases: dict[str, Callable[[Path], None]]) -> Lineage:
+def build_lineage(
+    template_clone: Path, base: Path, releases: dict[str, Callable[[Path], None]]
+) -> Lineage:
     """Clone the committed template, drop its tags, tag HEAD v1.0.0 and add the releases."""
     repo = base / "template"
     run(["git", "clone", "--quiet", "--no-hardlinks", str(template_clone), str(repo)], cwd=base)
@@ -348,7 +376,9 @@ def test_update_merges_owner_edits_with_template_changes(
     assert answers_of(project)["_commit"] == "v2.0.0"
     assert leftovers(project) == []
     text = health.read_text()
-    assert V2_HEALTH_LINE in text and USER_HEALTH_EDIT.strip() in text, "both edits are in the module"
+    assert V2_HEALTH_LINE in text and USER_HEALTH_EDIT.strip() in text, (
+        "both edits are in the module"
+    )
     assert (project / "src" / PACKAGE / "reports.py").read_text() == USER_MODULE
     assert (project / "tests" / "test_reports.py").read_text() == USER_TEST
     assert 'PACKAGE = "update_demo"' in (project / "src" / PACKAGE / "about.py").read_text()
@@ -371,7 +401,9 @@ def test_unedited_project_updated_equals_fresh_copy(lineage: Lineage, tmp_path: 
 
 @pytest.mark.render
 @check("conflicting edit leaves markers the project's check catches", ANSWERS)
-def test_clashing_edit_leaves_markers_that_the_project_check_rejects(lineage: Lineage, tmp_path: Path) -> None:
+def test_clashing_edit_leaves_markers_that_the_project_check_rejects(
+    lineage: Lineage, tmp_path: Path
+) -> None:
     project = copy_project(lineage.v1_project, tmp_path / "project")
     assert repository_check(project).returncode == 0, "a fresh project passes its own check"
     health = project / "src" / PACKAGE / "health.py"
@@ -383,15 +415,23 @@ def test_clashing_edit_leaves_markers_that_the_project_check_rejects(lineage: Li
     assert proc.returncode == 0, "copier exits 0 even with conflicts"
     assert leftovers(project) == [f"src/{PACKAGE}/health.py"]
     text = health.read_text()
-    assert f"<<<<<<< before updating\n{USER_CLASHING_LINE}\n=======\n{V2_HEALTH_LINE}\n>>>>>>> after updating" in text
+    assert (
+        f"<<<<<<< before updating\n{USER_CLASHING_LINE}\n=======\n{V2_HEALTH_LINE}\n>>>>>>> after updating"
+        in text
+    )
     check_run = repository_check(project)
     assert check_run.returncode == 1, check_run.stdout
-    assert "test_no_conflict_markers" in check_run.stdout and f"src/{PACKAGE}/health.py" in check_run.stdout
+    assert (
+        "test_no_conflict_markers" in check_run.stdout
+        and f"src/{PACKAGE}/health.py" in check_run.stdout
+    )
 
 
 @pytest.mark.render
 @check(".env survives update, never tracked", ANSWERS)
-def test_env_file_is_owned_by_the_user_and_never_committed(lineage: Lineage, tmp_path: Path) -> None:
+def test_env_file_is_owned_by_the_user_and_never_committed(
+    lineage: Lineage, tmp_path: Path
+) -> None:
     project = copy_project(lineage.v1_project, tmp_path / "project")
     env = project / ".env"
     secret = re.search(r"^SECRET_KEY=(\S+)$", env.read_text(), re.MULTILINE)
@@ -399,7 +439,9 @@ def test_env_file_is_owned_by_the_user_and_never_committed(lineage: Lineage, tmp
     assert git(project, "ls-files", ".env") == "", ".env must not be committed"
     assert run(["git", "check-ignore", "--quiet", ".env"], cwd=project, check=False).returncode == 0
     tracked = [project / name for name in git(project, "ls-files").split()]
-    assert not [p for p in tracked if p.is_file() and secret.group(1) in p.read_text(errors="replace")]
+    assert not [
+        p for p in tracked if p.is_file() and secret.group(1) in p.read_text(errors="replace")
+    ]
 
     owned = env.read_text() + "MY_OWN_SETTING=42\n"
     env.write_text(owned)  # ignored by git, so the project stays clean
@@ -408,7 +450,10 @@ def test_env_file_is_owned_by_the_user_and_never_committed(lineage: Lineage, tmp
     assert env.read_text() == owned, "update leaves .env exactly as the owner left it"
     assert V2_ENV_LINE in template_file(lineage.repo, ".env").read_text(), "though v2 changed .env"
     assert git(project, "ls-files", ".env") == ""
-    changed = [line[3:] for line in git(project, "status", "--porcelain", "--untracked-files=all").splitlines()]
+    changed = [
+        line[3:]
+        for line in git(project, "status", "--porcelain", "--untracked-files=all").splitlines()
+    ]
     assert ".env" not in changed
 
 
@@ -422,7 +467,9 @@ def test_changing_an_answer_adds_exactly_that_feature(
 
     update(project, "--vcs-ref=v1.0.0", "--data=database=postgresql")
 
-    fresh = generate(lineage.repo, tmp_path / "fresh", "v1.0.0", {**ANSWERS, "database": "postgresql"})
+    fresh = generate(
+        lineage.repo, tmp_path / "fresh", "v1.0.0", {**ANSWERS, "database": "postgresql"}
+    )
     assert_same_tree(project, fresh)
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     assert any(dep.startswith("psycopg") for dep in pyproject["project"]["dependencies"])
@@ -437,7 +484,9 @@ def test_changing_an_answer_adds_exactly_that_feature(
 
 @pytest.mark.render
 @check("copy never needs --trust", ANSWERS)
-def test_copy_never_needs_trust(moving_lineage: Lineage, template_clone: Path, tmp_path: Path) -> None:
+def test_copy_never_needs_trust(
+    moving_lineage: Lineage, template_clone: Path, tmp_path: Path
+) -> None:
     """Even a version whose copier.yml declares `_migrations` copies without --trust."""
     config = yaml.safe_load((moving_lineage.repo / "copier.yml").read_text())
     assert config["_migrations"], "the newest synthetic release declares migrations"
@@ -472,7 +521,9 @@ def test_migration_moves_owner_file_and_runs_once(moving_lineage: Lineage, tmp_p
 
     update(project)  # v4.0.0 still declares the v3.0.0 migration: not applicable, so no --trust
 
-    assert log.read_text().splitlines() == ["before 1.0.0 -> 3.0.0", "after 1.0.0 -> 3.0.0"], "ran once"
+    assert log.read_text().splitlines() == ["before 1.0.0 -> 3.0.0", "after 1.0.0 -> 3.0.0"], (
+        "ran once"
+    )
     assert answers_of(project)["_commit"] == "v4.0.0"
     assert new.read_text() == moved
     assert 'TEMPLATE_RELEASE = "v4"' in (project / "src" / PACKAGE / "about.py").read_text()
@@ -510,14 +561,22 @@ def read_release_record(repo: Path) -> list[Release]:
 
 
 def tag_commit(repo: Path, tag: str) -> str | None:
-    proc = run(["git", "rev-parse", "--verify", "--quiet", f"refs/tags/{tag}^{{commit}}"], cwd=repo, check=False)
+    proc = run(
+        ["git", "rev-parse", "--verify", "--quiet", f"refs/tags/{tag}^{{commit}}"],
+        cwd=repo,
+        check=False,
+    )
     return proc.stdout.strip() or None
 
 
 def missing_history_hint(repo: Path) -> str:
     """Why a recorded commit may be absent: CI checkouts are often shallow."""
     shallow = git(repo, "rev-parse", "--is-shallow-repository").strip() == "true"
-    return " (this clone is shallow: fetch the whole history, e.g. `git fetch --unshallow --tags`)" if shallow else ""
+    return (
+        " (this clone is shallow: fetch the whole history, e.g. `git fetch --unshallow --tags`)"
+        if shallow
+        else ""
+    )
 
 
 def recreate_release_tags(repo: Path, releases: list[Release]) -> None:
@@ -526,7 +585,9 @@ def recreate_release_tags(repo: Path, releases: list[Release]) -> None:
     if tags:
         git(repo, "tag", "--delete", *tags)
     for release in releases:
-        exists = run(["git", "cat-file", "-e", f"{release.commit}^{{commit}}"], cwd=repo, check=False)
+        exists = run(
+            ["git", "cat-file", "-e", f"{release.commit}^{{commit}}"], cwd=repo, check=False
+        )
         assert exists.returncode == 0, (
             f"{RELEASE_RECORD}: {release.tag} names {release.commit}, not in this history{missing_history_hint(repo)}"
         )
@@ -534,10 +595,15 @@ def recreate_release_tags(repo: Path, releases: list[Release]) -> None:
 
 
 @pytest.fixture(scope="module")
-def release_clone(template_clone: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Release]]:
+def release_clone(
+    template_clone: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, list[Release]]:
     """A clone of HEAD whose tags are the recorded releases."""
     repo = tmp_path_factory.mktemp("releases") / "template"
-    run(["git", "clone", "--quiet", "--no-hardlinks", str(template_clone), str(repo)], cwd=repo.parent)
+    run(
+        ["git", "clone", "--quiet", "--no-hardlinks", str(template_clone), str(repo)],
+        cwd=repo.parent,
+    )
     releases = read_release_record(repo)
     recreate_release_tags(repo, releases)
     return repo, releases
@@ -553,7 +619,11 @@ def test_release_record_matches_tags_and_changelog(template_clone: Path) -> None
     changelog = changelog_path.read_text() if changelog_path.is_file() else ""
     problems = []
     for release in releases:
-        ancestor = run(["git", "merge-base", "--is-ancestor", release.commit, "HEAD"], cwd=template_clone, check=False)
+        ancestor = run(
+            ["git", "merge-base", "--is-ancestor", release.commit, "HEAD"],
+            cwd=template_clone,
+            check=False,
+        )
         if ancestor.returncode != 0:
             problems.append(
                 f"{release.tag}: {release.commit} is not in the history of HEAD{missing_history_hint(template_clone)}"
@@ -583,7 +653,9 @@ def test_update_from_oldest_release_to_head(
 ) -> None:
     repo, releases = release_clone
     if not releases:
-        pytest.skip(f"{RELEASE_RECORD} records no release yet; this runs from the first published release on")
+        pytest.skip(
+            f"{RELEASE_RECORD} records no release yet; this runs from the first published release on"
+        )
     oldest = releases[0]
     project = generate(repo, tmp_path / "project", oldest.tag)
     assert answers_of(project)["_commit"] == oldest.tag
@@ -592,7 +664,9 @@ def test_update_from_oldest_release_to_head(
     if proc.returncode == COPIER_UNSAFE_EXIT:
         # Only a migration between the two may ask for trust (no tasks, no extensions).
         config = yaml.safe_load((repo / "copier.yml").read_text())
-        assert config.get("_migrations"), f"copier wants --trust without any migration:\n{proc.stderr}"
+        assert config.get("_migrations"), (
+            f"copier wants --trust without any migration:\n{proc.stderr}"
+        )
         proc = update(project, "--vcs-ref=HEAD", trust=True)
     assert proc.returncode == 0, proc.stderr
 
