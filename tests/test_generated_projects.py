@@ -223,15 +223,18 @@ def test_project_suite_passes(
     project = render(answers)
     venv = project_env(project)
     extra: dict[str, str | None] = {}
+    parallel: list[str] = []
     if answers.get("database") == "postgresql":
         postgres_url: str = request.getfixturevalue("postgres_url")
         extra["TEST_DATABASE_URL"] = servers.fresh_database(postgres_url, answers_slug(answers))
+        # Two xdist workers: each must create (and drop) a database of its own.
+        parallel = ["-n", "2"]
     if answers.get("task_queue") == "celery":
         redis_url: str = request.getfixturevalue("redis_url")
         extra["CELERY_BROKER_URL"] = redis_url
         extra["CELERY_RESULT_BACKEND"] = redis_url
     run(
-        [venv_bin(venv, "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        [venv_bin(venv, "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", *parallel],
         cwd=project,
         env=tool_env(venv, extra),
         timeout=900,
