@@ -49,6 +49,14 @@ bad_answers = pytest.mark.parametrize(
 )
 
 
+def copier_copy_cmd(answers: dict[str, Any], src: Path, dst: Path) -> list[str]:
+    """The real copier CLI, non-interactive, at the clone's HEAD."""
+    cmd = [sys.executable, "-m", "copier", "copy", "--defaults", "--vcs-ref", "HEAD", "--quiet"]
+    for key, value in answers.items():
+        cmd += ["--data", f"{key}={value}"]
+    return [*cmd, str(src), str(dst)]
+
+
 def _question(answers: dict[str, Any]) -> str:
     """The question a bad answer set is about (the one that differs from GOOD)."""
     changed = [key for key, value in answers.items() if GOOD.get(key) != value]
@@ -67,19 +75,9 @@ def test_cli_refuses_bad_answer(
     template_clone: Path, tmp_path: Path, answers: dict[str, Any], fragment: str
 ) -> None:
     dst = tmp_path / "project"
-    cmd: list[str] = [
-        sys.executable,
-        "-m",
-        "copier",
-        "copy",
-        "--defaults",
-        "--vcs-ref",
-        "HEAD",
-        "--quiet",
-    ]
-    for key, value in answers.items():
-        cmd += ["--data", f"{key}={value}"]
-    proc = run([*cmd, str(template_clone), str(dst)], cwd=tmp_path, check=False, timeout=120)
+    proc = run(
+        copier_copy_cmd(answers, template_clone, dst), cwd=tmp_path, check=False, timeout=120
+    )
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0, f"copier accepted {answers}:\n{output}"
     assert f"Validation error for question '{_question(answers)}'" in output, output
@@ -115,23 +113,6 @@ def test_good_answers_render_with_derived_package_name(render: Render) -> None:
 @pytest.mark.render
 def test_cli_renders_good_answers(template_clone: Path, tmp_path: Path) -> None:
     dst = tmp_path / "project"
-    run(
-        [
-            sys.executable,
-            "-m",
-            "copier",
-            "copy",
-            "--defaults",
-            "--vcs-ref",
-            "HEAD",
-            "--quiet",
-            "--data",
-            "project_name=My Shop",
-            str(template_clone),
-            str(dst),
-        ],
-        cwd=tmp_path,
-        timeout=120,
-    )
+    run(copier_copy_cmd(GOOD, template_clone, dst), cwd=tmp_path, timeout=120)
     assert (dst / "src" / "my_shop" / "__init__.py").is_file()
     assert (dst / ".copier-answers.yml").is_file()
