@@ -8,19 +8,21 @@ connection back to the pool, whatever happens inside it.
 import os
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from itertools import islice
 from pathlib import Path
 from typing import Any, cast
 
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import Engine, Table, event, insert
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from .extensions import Base, db
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Execution option (and connection info key): how a SQLite transaction began.
+_SQLITE_BEGIN = "sqlite_begin"
 
 
 def init_app(app: Flask) -> None:
@@ -31,6 +33,32 @@ def init_app(app: Flask) -> None:
                 _configure_sqlite(engine)
     app_ref = weakref.ref(app)
     os.register_at_fork(after_in_child=lambda: _forget_parent_connections(app_ref))
+    # Teardown runs in reverse order of registration: this one runs before
+    # Flask-SQLAlchemy's, which then finds no session left to remove.
+    app.teardown_appcontext(lambda _error: discard_session())
+
+
+def discard_session() -> None:
+    """End the current session and forget it, even if its connection has died.
+
+    Rolling back over a dead connection raises; out of a teardown, that turns
+    a response already built (a committed write included) into the server's
+    HTML 500, and the broken session would stay registered. Here the failure
+    is logged, the connection invalidated (so the pool replaces it), and the
+    session dropped whatever happens.
+    """
+    registry = db.session.registry
+    if not registry.has():
+        return
+    session = registry()
+    try:
+        session.close()
+    except SQLAlchemyError as error:
+        current_app.logger.warning("Dropped a session that failed to end: %s", error)
+        with suppress(SQLAlchemyError):
+            session.invalidate()
+    finally:
+        registry.clear()
 
 
 @contextmanager
@@ -41,12 +69,31 @@ def unit_of_work() -> Iterator[Session]:
     never leave a broken session or a checked-out connection behind.
     """
     session = db.session()
+    begin_writing(session)
     try:
         yield session
         session.commit()
     except BaseException:
         session.rollback()
         raise
+
+
+def begin_writing(session: Session) -> None:
+    """Open ``session``'s transaction for writing: on SQLite, ``BEGIN IMMEDIATE``.
+
+    A transaction that has only read so far (the request looked something up
+    first) is ended before, as its read lock could not be upgraded; the
+    objects it loaded stay usable. On other databases this does nothing.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    if session.in_transaction():
+        pending = session.new or session.dirty or session.deleted
+        begun = session.connection().info.get(_SQLITE_BEGIN)
+        if pending or begun != "DEFERRED" or session.in_nested_transaction():
+            return
+        session.commit()
+    session.connection(execution_options={_SQLITE_BEGIN: "IMMEDIATE"})
 
 
 def insert_in_batches(
@@ -89,7 +136,7 @@ def _copy_rows(session: Session, table: Table, rows: list[Mapping[str, Any]]) ->
 
 
 def _configure_sqlite(engine: Engine) -> None:
-    """Foreign keys, WAL, and transactions that SQLAlchemy controls.
+    """Foreign keys, WAL, and write-locking transactions that SQLAlchemy controls.
 
     The ``sqlite3`` driver begins transactions on its own, so a SAVEPOINT can
     end up as the outermost transaction and a "nested" commit really commits.
@@ -97,6 +144,13 @@ def _configure_sqlite(engine: Engine) -> None:
     that off and emits BEGIN itself. (Python 3.12's ``autocommit=False`` keeps
     a transaction open from the moment it connects, which would turn
     ``PRAGMA foreign_keys=ON`` into a silent no-op.)
+
+    Write transactions (see :func:`begin_writing`) start with ``BEGIN
+    IMMEDIATE``: they take the write lock up front, waiting up to the busy
+    timeout for a competing writer. A deferred ``BEGIN`` that reads and then
+    writes fails at once with "database is locked" instead, as SQLite cannot
+    wait to upgrade a read lock. Other transactions stay deferred, so a
+    session left open after a read (a shell, a slow request) locks nobody out.
     """
 
     @event.listens_for(engine, "connect")
@@ -113,7 +167,9 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        mode = connection.get_execution_options().get(_SQLITE_BEGIN, "DEFERRED")
+        connection.info[_SQLITE_BEGIN] = mode
+        connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 def _forget_parent_connections(app_ref: "weakref.ref[Flask]") -> None:

@@ -25,5 +25,8 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-db = SQLAlchemy(model_class=Base)
+# Objects keep their loaded values after a commit. With the default (expire
+# on commit), reading ``user.id`` for the response runs a new SELECT, and if
+# that fails the client is told to retry a write that has already committed.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()

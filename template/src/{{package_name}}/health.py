@@ -1,4 +1,9 @@
-"""``GET /health``: is the app up, and can it reach its database?"""
+"""Health checks: ``/health/live`` (is the process up?) and ``/health`` (ready?).
+
+An orchestrator restarts a container whose liveness check fails, so that one
+never touches the database: an outage must not restart every container. The
+readiness check does, with the connect timeout bounding how long it can take.
+"""
 
 import os
 
@@ -6,6 +11,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from .database import discard_session
 from .errors import error_response
 from .extensions import db
 
@@ -21,18 +27,23 @@ def init_app(app: Flask) -> None:
         app.register_blueprint(pool_bp)
 
 
+@bp.get("/health/live")
+def live() -> Response:
+    """200 whenever the process can answer at all."""
+    return jsonify(status="ok")
+
+
 @bp.get("/health")
 def health() -> Response | tuple[Response, int]:
     """200 when a trivial query succeeds, 503 with the reason when it does not."""
     try:
         db.session.execute(text("SELECT 1"))
     except SQLAlchemyError as error:
-        db.session.rollback()
         current_app.logger.warning("Health check failed: %s", error)
         return error_response(503, "database unreachable", database="unavailable")
     finally:
         # Nothing to keep: hand the connection straight back to the pool.
-        db.session.close()
+        discard_session()
     return jsonify(status="ok", database="ok")
 
 
