@@ -8,6 +8,7 @@ tests reuse the matrix's renders and venvs on the same worker.
 
 from __future__ import annotations
 
+import re
 import shlex
 import shutil
 import sqlite3
@@ -216,6 +217,17 @@ def _environment(service: dict[str, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in env.items()}
 
 
+def _dotenv(project: Path) -> dict[str, str]:
+    """NAME=value lines of the project's .env (what compose interpolates from)."""
+    lines = (project / ".env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+
+
+def _interpolate(value: str, env: dict[str, str]) -> str:
+    """Compose's `${NAME}` / `${NAME:?message}` substitution, from `env`."""
+    return re.sub(r"\$\{(\w+)(?::\?[^}]*)?\}", lambda m: env[m[1]], value)
+
+
 def _container_ports(service: dict[str, Any]) -> set[int]:
     """Container ports a service publishes ("8000:8000", "8000" or {target: 8000})."""
     ports = set()
@@ -276,14 +288,18 @@ def test_compose_file_wires_the_whole_stack(render: Render, answers: Answers) ->
         assert str(db["image"]).startswith("postgres"), db
         assert db.get("healthcheck", {}).get("test"), "db has no healthcheck"
         assert _depends_healthy(app, "db"), app.get("depends_on")
-        url = urlsplit(database_url)
-        db_env = _environment(db)
+        dotenv = _dotenv(project)
+        url = urlsplit(_interpolate(database_url, dotenv))
+        db_env = {name: _interpolate(value, dotenv) for name, value in _environment(db).items()}
         assert (url.scheme, url.hostname, url.port) == ("postgresql+psycopg", "db", 5432), url
         assert (url.username, url.password, url.path.lstrip("/")) == (
             db_env["POSTGRES_USER"],
             db_env["POSTGRES_PASSWORD"],
             db_env["POSTGRES_DB"],
         )
+        # No guessable password in the file: it comes from .env, required.
+        assert _environment(db)["POSTGRES_PASSWORD"].startswith("${POSTGRES_PASSWORD:?")
+        assert len(dotenv["POSTGRES_PASSWORD"]) >= 32, "a guessable database password"
         assert "/var/lib/postgresql/data" in _named_volumes(db).values(), db.get("volumes")
     else:
         assert "db" not in services, services
@@ -310,6 +326,10 @@ def test_compose_file_wires_the_whole_stack(render: Render, answers: Answers) ->
             assert _depends_healthy(service, "redis"), service.get("depends_on")
     else:
         assert not {"redis", "worker"} & set(services), services
+
+    for name, service in services.items():
+        for port in service.get("ports") or []:
+            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} beyond loopback"
 
     used = {name for service in services.values() for name in _named_volumes(service)}
     declared = set(compose.get("volumes") or {})
@@ -450,7 +470,7 @@ def test_wheel_carries_migrations_and_runs_outside_the_source_tree(
     database = tmp_path / "app.db"
     app_env = tool_env(
         venv,
-        {"DATABASE_URL": f"sqlite:///{database}", "SECRET_KEY": "packaging-test-secret-key"},
+        {"DATABASE_URL": f"sqlite:///{database}", "SECRET_KEY": "packaging-test-" + "key-" * 8},
     )
     flask = venv_bin(venv, "flask")
     run([flask, "--app", package, "db", "upgrade"], cwd=elsewhere, env=app_env)
