@@ -5,8 +5,7 @@ table is locked for 15 s, and the server is stopped and started. Every answer
 is then checked against the rows: no 201 may be missing (lost), no failed
 request may have left its row (phantom), every 5xx is JSON with Retry-After,
 no request waits past the app's timeouts, and no connection stays checked
-out. The figures are printed; `benchmarks/serve_load.py --faults` prints the
-same ones on demand.
+out. The figures are printed (`bin/test tests/test_serving_faults.py -s`).
 """
 
 from __future__ import annotations
