@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import shlex
 import socket
 import subprocess
 import sys
@@ -31,6 +30,7 @@ import pytest
 import yaml
 
 import servers
+from postgres_control import PostgresControl, libpq_url
 from projects import Render, check, clean_env, run, tool_env, venv_bin
 
 sys.path.append(str(Path(__file__).resolve().parent.parent / "benchmarks"))
@@ -141,63 +141,6 @@ def assert_pools_idle(server: Gunicorn, wait: float = 5.0) -> dict[int, Any]:
 # --------------------------------------------------------------------------
 
 
-@dataclass
-class PostgresControl:
-    """A private server started with the suite's helper, plus stop and start.
-
-    The shared `postgres_url` server must never go down under other tests, so
-    fault tests get their own. Its data directory and start options are read
-    back from the running server (`postmaster.opts`), so it restarts exactly
-    as `servers.postgres_server()` configured it, on the same port.
-    """
-
-    url: str
-    data_dir: Path
-    options: list[str]
-
-    @classmethod
-    def attach(cls, url: str) -> PostgresControl:
-        import psycopg
-
-        with psycopg.connect(_libpq(url), autocommit=True) as conn:
-            row = conn.execute("SHOW data_directory").fetchone()
-        assert row is not None
-        data_dir = Path(row[0])
-        # postmaster.opts: the binary, then each argument quoted.
-        args = shlex.split((data_dir / "postmaster.opts").read_text())[1:]
-        options = [
-            arg for i, arg in enumerate(args) if arg != "-D" and (i == 0 or args[i - 1] != "-D")
-        ]
-        return cls(url, data_dir, options)
-
-    def _pg_ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
-        bindir = servers.postgres_bindir()
-        assert bindir is not None
-        cmd = [str(bindir / "pg_ctl"), *args, "--pgdata", str(self.data_dir)]
-        cmd = servers._as_account(cmd, servers._postgres_account())  # as the server's owner
-        return subprocess.run(
-            cmd, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
-        )
-
-    def running(self) -> bool:
-        return self._pg_ctl("status").returncode == 0
-
-    def stop(self) -> None:
-        """`pg_ctl stop -m fast`: sessions are cut, as in a real restart."""
-        if self.running():
-            done = self._pg_ctl("stop", "--mode", "fast", "--wait")
-            assert done.returncode == 0, done.stdout + done.stderr
-
-    def start(self) -> None:
-        """Start with the original options; returns once it accepts connections."""
-        if not self.running():
-            log = self.data_dir.parent / "server.log"
-            done = self._pg_ctl(
-                "start", "--wait", "--timeout=60", "--log", str(log), "-o", shlex.join(self.options)
-            )
-            assert done.returncode == 0, done.stdout + done.stderr
-
-
 @pytest.fixture(scope="module")
 def private_postgres(postgres_url: str) -> Iterator[PostgresControl]:
     """Our own PostgreSQL (asking for `postgres_url` first makes a missing
@@ -300,15 +243,10 @@ def migrated_database(app: App, server_url: str, name: str) -> str:
         app.flask(url, "db", "upgrade")
         _MIGRATED[key] = urlsplit(url).path.lstrip("/")
     copy = f"{name}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(_libpq(server_url), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(server_url), autocommit=True) as conn:
         statement = sql.SQL("CREATE DATABASE {} TEMPLATE {}")
         conn.execute(statement.format(sql.Identifier(copy), sql.Identifier(_MIGRATED[key])))
     return urlunsplit(urlsplit(server_url)._replace(path=f"/{copy}"))
-
-
-def _libpq(url: str) -> str:
-    """psycopg's spelling of a SQLAlchemy PostgreSQL URL."""
-    return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
@@ -545,7 +483,7 @@ def test_abandoned_request_returns_its_connection(app: App, postgres_url: str) -
     import psycopg
 
     url = migrated_database(app, postgres_url, "abandon")
-    libpq = _libpq(url)
+    libpq = libpq_url(url)
     server = app.gunicorn(
         url, "abandon", threads=4, DATABASE_POOL_SIZE="2", DATABASE_MAX_OVERFLOW="0"
     )
