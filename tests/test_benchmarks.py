@@ -93,3 +93,17 @@ def test_isolation_speed_prints_its_figures(template_clone: Path) -> None:
         assert re.search(
             rf"fixture alone {NUMBER} ms, the test's INSERT\+commit {NUMBER} ms", section
         ), section
+
+
+@pytest.mark.full
+def test_serve_faults_prints_its_figures(template_clone: Path) -> None:
+    if not servers.postgres_bindir():
+        pytest.skip("the fault benchmark stops and starts a PostgreSQL server of its own")
+    script = BENCHMARKS / "serve_faults.py"
+    args = ["--template", str(template_clone), "--runs", "1", "--lock-seconds", "2"]
+    output = run([sys.executable, script, *args], cwd=BENCHMARKS, timeout=600).stdout
+    print(output)
+    for fault in ("killed backends", "locked table", "server restart"):
+        assert re.search(rf"^recovery after {fault}\s+median ", output, re.MULTILINE), output
+    for total in ("lost", "phantom", "non_json_5xx", "unanswered", "checked_out"):
+        assert re.search(rf"^{total}\s+\d+  \(goal 0: (MET|MISSED)\)$", output, re.M), output
