@@ -1,7 +1,9 @@
 """Every error answers JSON, and none leaves a broken session behind.
 
-A 503 with ``Retry-After`` means "nothing happened, try again": the database
-was unreachable, too busy (pool wait, lock or statement timeout) or locked.
+A 503 with ``Retry-After`` means "try again": the database was unreachable,
+too busy (pool wait, lock or statement timeout) or locked, so the request's
+transaction did not commit. (Only a connection lost during COMMIT itself
+leaves the outcome unknown; a retried create then meets its own row: 409.)
 A database that answers but lacks the app's tables is a deployment mistake,
 not an outage: it is a 500 whose log says to run the migrations.
 """
