@@ -28,5 +28,8 @@ class Base(DeclarativeBase):
 # Objects keep their loaded values after a commit. With the default (expire
 # on commit), reading ``user.id`` for the response runs a new SELECT, and if
 # that fails the client is told to retry a write that has already committed.
-db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
+# Sessions made elsewhere (test isolation) take the same options from here.
+SESSION_OPTIONS = {"expire_on_commit": False}
+
+db = SQLAlchemy(model_class=Base, session_options=SESSION_OPTIONS)
 migrate = Migrate()
