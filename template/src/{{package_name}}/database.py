@@ -136,7 +136,7 @@ def _copy_rows(session: Session, table: Table, rows: list[Mapping[str, Any]]) ->
 
 
 def _configure_sqlite(engine: Engine) -> None:
-    """Foreign keys, WAL, and write-locking transactions that SQLAlchemy controls.
+    """Foreign keys, WAL, and transactions that SQLAlchemy begins (writes: IMMEDIATE).
 
     The ``sqlite3`` driver begins transactions on its own, so a SAVEPOINT can
     end up as the outermost transaction and a "nested" commit really commits.
