@@ -19,7 +19,9 @@ import servers
 from postgres_control import PostgresControl, libpq_url
 
 sys.path.append(str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from test_serving import (  # the served project and the private server (fixtures too)
+from _db_faults import writes_under_faults
+from projects import check
+from serving_app import (  # fixtures too, used by name
     ANSWERS,
     App,
     app,
@@ -28,9 +30,6 @@ from test_serving import (  # the served project and the private server (fixture
     restartable_postgres,
     serving,
 )
-
-from _db_faults import writes_under_faults
-from projects import check
 
 pytestmark = pytest.mark.full
 __all__ = ["app", "private_postgres", "restartable_postgres"]  # fixtures used by name
