@@ -48,3 +48,7 @@ os.environ.setdefault("DATABASE_POOL_SIZE", str(threads + _task_threads))
 # across fork(); with --preload the app drops inherited pools in the child
 # (database.py registers that with os.register_at_fork).
 preload_app = False
+
+# gunicorn 24+ opens a control socket at one path per user, which every project
+# on a machine would share; nothing here uses it.
+control_socket_disable = True
