@@ -116,3 +116,52 @@ def test_cli_renders_good_answers(template_clone: Path, tmp_path: Path) -> None:
     run(copier_copy_cmd(GOOD, template_clone, dst), cwd=tmp_path, timeout=120)
     assert (dst / "src" / "my_shop" / "__init__.py").is_file()
     assert (dst / ".copier-answers.yml").is_file()
+
+
+@pytest.mark.render
+@pytest.mark.parametrize(
+    ("project_name", "package"),
+    [("Über Café", "uber_cafe"), ("Crème Brûlée Łódź", "creme_brulee_lodz"), ("Straße", "strasse")],
+)
+def test_accented_names_suggest_the_plain_letters(
+    render: Render, project_name: str, package: str
+) -> None:
+    recorded = yaml.safe_load(
+        (render({"project_name": project_name}) / ".copier-answers.yml").read_text()
+    )
+    assert recorded["package_name"] == package
+
+
+@pytest.mark.full
+@pytest.mark.parametrize("project_name", ["PG Shop", "Public", "My Shop"])
+def test_postgresql_accepts_the_development_role(
+    render: Render, postgres_url: str, project_name: str
+) -> None:
+    """.env's role, password and database are created as the README says, on a real server."""
+    import psycopg
+    from psycopg import sql
+    from sqlalchemy.engine import make_url
+
+    project = render({"project_name": project_name, "database": "postgresql"})
+    env_line = next(
+        line
+        for line in (project / ".env").read_text().splitlines()
+        if line.startswith("DATABASE_URL=")
+    )
+    url = make_url(env_line.removeprefix("DATABASE_URL="))
+    assert url.username == url.password == url.database
+    server = make_url(postgres_url)
+    with psycopg.connect(
+        host=server.host, port=server.port, user=server.username, dbname="postgres", autocommit=True
+    ) as conn:
+        role = sql.Identifier(url.username)
+        conn.execute(
+            sql.SQL("CREATE ROLE {} LOGIN CREATEDB PASSWORD {}").format(
+                role, sql.Literal(url.password)
+            )
+        )
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(url.database), role)
+        )
+    compose = (project / "compose.yaml").read_text()
+    assert f"POSTGRES_USER: {url.username}" in compose
