@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -140,7 +141,6 @@ def test_postgresql_accepts_the_development_role(
     """.env's role, password and database are created as the README says, on a real server."""
     import psycopg
     from psycopg import sql
-    from sqlalchemy.engine import make_url
 
     project = render({"project_name": project_name, "database": "postgresql"})
     env_line = next(
@@ -148,11 +148,18 @@ def test_postgresql_accepts_the_development_role(
         for line in (project / ".env").read_text().splitlines()
         if line.startswith("DATABASE_URL=")
     )
-    url = make_url(env_line.removeprefix("DATABASE_URL="))
-    assert url.username == url.password == url.database
-    server = make_url(postgres_url)
+    url = urlsplit(env_line.removeprefix("DATABASE_URL="))
+    database = url.path.lstrip("/")
+    assert url.username == url.password == database
+    assert url.username is not None
+    assert url.password is not None
+    server = urlsplit(postgres_url)
     with psycopg.connect(
-        host=server.host, port=server.port, user=server.username, dbname="postgres", autocommit=True
+        host=server.hostname,
+        port=server.port,
+        user=server.username,
+        dbname="postgres",
+        autocommit=True,
     ) as conn:
         role = sql.Identifier(url.username)
         conn.execute(
@@ -160,8 +167,6 @@ def test_postgresql_accepts_the_development_role(
                 role, sql.Literal(url.password)
             )
         )
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(url.database), role)
-        )
+        conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(database), role))
     compose = (project / "compose.yaml").read_text()
     assert f"POSTGRES_USER: {url.username}" in compose
