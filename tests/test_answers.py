@@ -168,5 +168,8 @@ def test_postgresql_accepts_the_development_role(
             )
         )
         conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(database), role))
+        # Leave the shared server as found: other tests may use these names.
+        conn.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(database)))
+        conn.execute(sql.SQL("DROP ROLE {}").format(role))
     compose = (project / "compose.yaml").read_text()
     assert f"POSTGRES_USER: {url.username}" in compose

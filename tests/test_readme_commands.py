@@ -228,17 +228,19 @@ def test_readme_commands_work_as_written(
 
 
 def create_role(server: str, name: str) -> None:
-    """The role and database the README's "Start PostgreSQL" creates."""
+    """The role and database the README's "Start PostgreSQL" creates (afresh:
+    another test on this worker's server may have made them)."""
     import psycopg
     from psycopg import sql
 
+    role = sql.Identifier(name)
     with psycopg.connect(servers._libpq_url(server), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(role))
+        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(role))
         conn.execute(
-            sql.SQL("CREATE ROLE {} LOGIN CREATEDB PASSWORD {}").format(
-                sql.Identifier(name), sql.Literal(name)
-            )
+            sql.SQL("CREATE ROLE {} LOGIN CREATEDB PASSWORD {}").format(role, sql.Literal(name))
         )
-        conn.execute(sql.SQL("CREATE DATABASE {0} OWNER {0}").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {0} OWNER {0}").format(role))
 
 
 @pytest.mark.render
