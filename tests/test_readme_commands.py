@@ -249,3 +249,20 @@ def test_readme_without_docker_never_points_at_compose(render: Render, database:
     answers = {"project_name": "My Shop", "database": database, "docker": False}
     readme = (render(answers) / "README.md").read_text()
     assert "compose" not in readme.lower()
+
+
+@pytest.mark.render
+def test_restore_tags_refuses_a_moved_release(template_clone: Path, tmp_path: Path) -> None:
+    """A release never moves: a local tag naming another commit is reported, not replaced."""
+    clone = tmp_path / "template"
+    run(["git", "clone", "--quiet", "--no-tags", template_clone, clone], cwd=tmp_path)
+    record = (clone / "releases.toml").read_text()
+    tag = re.search(r'^"(v[\d.]+)" = "[0-9a-f]{40}"$', record, re.MULTILINE)
+    if tag is None:
+        pytest.skip("releases.toml records no release yet")
+    run(["git", "tag", tag[1], "HEAD"], cwd=clone)
+
+    proc = run([clone / "bin" / "restore-tags"], cwd=clone, check=False)
+
+    assert proc.returncode == 1
+    assert f"{tag[1]}: the local tag names" in proc.stderr
