@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+import servers
 from projects import Render, check, copy_template, run
 
 GOOD = {"project_name": "My Shop"}
@@ -138,10 +139,7 @@ def test_accented_names_suggest_the_plain_letters(
 def test_postgresql_accepts_the_development_role(
     render: Render, postgres_url: str, project_name: str
 ) -> None:
-    """.env's role, password and database are created as the README says, on a real server."""
-    import psycopg
-    from psycopg import sql
-
+    """.env's role, password and database can be created as the README says, on a real server."""
     project = render({"project_name": project_name, "database": "postgresql"})
     env_line = next(
         line
@@ -153,23 +151,6 @@ def test_postgresql_accepts_the_development_role(
     assert url.username == url.password == database
     assert url.username is not None
     assert url.password is not None
-    server = urlsplit(postgres_url)
-    with psycopg.connect(
-        host=server.hostname,
-        port=server.port,
-        user=server.username,
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
-        role = sql.Identifier(url.username)
-        conn.execute(
-            sql.SQL("CREATE ROLE {} LOGIN CREATEDB PASSWORD {}").format(
-                role, sql.Literal(url.password)
-            )
-        )
-        conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(database), role))
-        # Leave the shared server as found: other tests may use these names.
-        conn.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(database)))
-        conn.execute(sql.SQL("DROP ROLE {}").format(role))
+    servers.create_owner(postgres_url, url.username)  # refused for a reserved name
     compose = (project / "compose.yaml").read_text()
     assert f"POSTGRES_USER: {url.username}" in compose

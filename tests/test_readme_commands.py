@@ -195,7 +195,7 @@ def test_readme_commands_work_as_written(
     if answers.get("database") == "postgresql":
         server = request.getfixturevalue("postgres_url")
         host = server.split("@", 1)[1].split("/", 1)[0]
-        create_role(server, PACKAGE)  # what "Start PostgreSQL" has the reader do
+        servers.create_owner(server, PACKAGE)  # what "Start PostgreSQL" has the reader do
         env["DATABASE_URL"] = f"postgresql+psycopg://{PACKAGE}:{PACKAGE}@{host}/{PACKAGE}"
         rewrites["localhost:5432"] = host
     if answers.get("task_queue") == "celery":
@@ -225,22 +225,6 @@ def test_readme_commands_work_as_written(
         p.name for p in (project / "src" / PACKAGE / "migrations" / "versions").glob("*.py")
     ]
     assert any("add_a_column" in name for name in migrations), migrations
-
-
-def create_role(server: str, name: str) -> None:
-    """The role and database the README's "Start PostgreSQL" creates (afresh:
-    another test on this worker's server may have made them)."""
-    import psycopg
-    from psycopg import sql
-
-    role = sql.Identifier(name)
-    with psycopg.connect(servers._libpq_url(server), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(role))
-        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(role))
-        conn.execute(
-            sql.SQL("CREATE ROLE {} LOGIN CREATEDB PASSWORD {}").format(role, sql.Literal(name))
-        )
-        conn.execute(sql.SQL("CREATE DATABASE {0} OWNER {0}").format(role))
 
 
 @pytest.mark.render
