@@ -126,7 +126,7 @@ def bash(script: str, cwd: Path, env: dict[str, str], log: Path) -> str:
     return proc.stdout + proc.stderr
 
 
-def reader_steps(template: Path, project: Path) -> dict[str, str]:
+def reader_steps(template: Path) -> dict[str, str]:
     """What the reader does before a section, per its prose (shell lines)."""
     add_column = (
         "python3 - <<'EOF'\n"
@@ -181,6 +181,7 @@ VARIANTS = {
 def test_readme_commands_work_as_written(
     template_clone: Path, tmp_path: Path, request: pytest.FixtureRequest, variant: str
 ) -> None:
+    """Quick start in a tagless clone, then the project README top to bottom."""
     answers = VARIANTS[variant]
     template = tmp_path / "copier-flask-sqlalchemy"
     run(["git", "clone", "--quiet", "--no-tags", template_clone, template], cwd=tmp_path)
@@ -209,9 +210,7 @@ def test_readme_commands_work_as_written(
     for old, new in rewrites.items():
         readme = readme.replace(old, new)
     script = (
-        after_copy_commands(output)
-        + "\n"
-        + project_script(readme, reader_steps(template, project), ports)
+        after_copy_commands(output) + "\n" + project_script(readme, reader_steps(template), ports)
     )
     bash(script, template, env, tmp_path / "project.sh")
 
