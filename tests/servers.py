@@ -234,6 +234,23 @@ def fresh_database(postgres_url: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{dbname}"))
 
 
+def create_owner(postgres_url: str, name: str) -> None:
+    """A login role that may create databases, with a database it owns, both
+    named `name` (password `name`), as a generated README has the reader make
+    them; made afresh when another test on this server made them already."""
+    import psycopg
+    from psycopg import sql
+
+    role = sql.Identifier(name)
+    with psycopg.connect(_libpq_url(postgres_url), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(role))
+        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(role))
+        conn.execute(
+            sql.SQL("CREATE ROLE {} LOGIN CREATEDB PASSWORD {}").format(role, sql.Literal(name))
+        )
+        conn.execute(sql.SQL("CREATE DATABASE {0} OWNER {0}").format(role))
+
+
 # --------------------------------------------------------------------------
 # Redis
 # --------------------------------------------------------------------------

@@ -10,10 +10,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
+import servers
 from projects import Render, check, copy_template, run
 
 GOOD = {"project_name": "My Shop"}
@@ -116,3 +118,39 @@ def test_cli_renders_good_answers(template_clone: Path, tmp_path: Path) -> None:
     run(copier_copy_cmd(GOOD, template_clone, dst), cwd=tmp_path, timeout=120)
     assert (dst / "src" / "my_shop" / "__init__.py").is_file()
     assert (dst / ".copier-answers.yml").is_file()
+
+
+@pytest.mark.render
+@pytest.mark.parametrize(
+    ("project_name", "package"),
+    [("Über Café", "uber_cafe"), ("Crème Brûlée Łódź", "creme_brulee_lodz"), ("Straße", "strasse")],
+)
+def test_accented_names_suggest_the_plain_letters(
+    render: Render, project_name: str, package: str
+) -> None:
+    recorded = yaml.safe_load(
+        (render({"project_name": project_name}) / ".copier-answers.yml").read_text()
+    )
+    assert recorded["package_name"] == package
+
+
+@pytest.mark.full
+@pytest.mark.parametrize("project_name", ["PG Shop", "Public", "My Shop"])
+def test_postgresql_accepts_the_development_role(
+    render: Render, postgres_url: str, project_name: str
+) -> None:
+    """.env's role, password and database can be created as the README says, on a real server."""
+    project = render({"project_name": project_name, "database": "postgresql"})
+    env_line = next(
+        line
+        for line in (project / ".env").read_text().splitlines()
+        if line.startswith("DATABASE_URL=")
+    )
+    url = urlsplit(env_line.removeprefix("DATABASE_URL="))
+    database = url.path.lstrip("/")
+    assert url.username == url.password == database
+    assert url.username is not None
+    assert url.password is not None
+    servers.create_owner(postgres_url, url.username)  # refused for a reserved name
+    compose = (project / "compose.yaml").read_text()
+    assert f"POSTGRES_USER: {url.username}" in compose

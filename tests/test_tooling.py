@@ -358,7 +358,8 @@ def _dockerfile(path: Path) -> list[tuple[str, str]]:
 @check("Dockerfile")
 def test_dockerfile_serves_with_gunicorn_as_non_root(render: Render, answers: Answers) -> None:
     """Static checks (no Docker engine here): a slim base, a non-root user,
-    gunicorn serving the factory on the exposed port 8000, and a healthcheck."""
+    gunicorn serving the factory with gunicorn.conf.py (port 8000, exposed), and
+    a healthcheck."""
     project = render(answers)
     package = _package(project)
     instructions = _dockerfile(project / "Dockerfile")
@@ -374,7 +375,10 @@ def test_dockerfile_serves_with_gunicorn_as_non_root(render: Render, answers: An
     assert "/health" in healthcheck and "8000" in healthcheck, healthcheck
     cmd = by_name["CMD"][-1]
     assert "gunicorn" in cmd and f"{package}:create_app()" in cmd, cmd
-    assert "0.0.0.0:8000" in cmd, cmd
+    # Port, workers and threads come from gunicorn.conf.py, read from the WORKDIR.
+    copied = [a for args in by_name.get("COPY", []) for a in args.split()]
+    assert "gunicorn.conf.py" in copied, by_name.get("COPY")
+    assert "0.0.0.0:{_env_int('PORT', 8000)}" in (project / "gunicorn.conf.py").read_text()
 
     ignored = {
         line.strip().rstrip("/")

@@ -60,6 +60,13 @@ def seed(count: int, batch_size: int, prefix: str | None) -> None:
             ):
                 done += inserted
                 bar.update(inserted)
+    except KeyboardInterrupt:
+        click.echo(
+            f"\nInterrupted: {done} users were committed; the batch in progress"
+            " was rolled back.",
+            err=True,
+        )
+        raise click.exceptions.Exit(130) from None
     except SQLAlchemyError as error:
         raise click.ClickException(
             f"Seeding stopped: {_reason(error)}."
