@@ -108,6 +108,7 @@ def _operation(
         }
     spec: dict[str, Any] = {
         "operationId": rule.endpoint.replace(".", "_"),
+        "tags": [rule.endpoint.partition(".")[0]],  # grouped by blueprint
         "summary": operation.summary,
         "parameters": [*_path_parameters(rule), *_query_parameters(operation)],
         "responses": responses,

@@ -2,10 +2,8 @@
 
 Alembic (``flask db migrate``) sees only the models imported here: a model in a
 new module that this package does not import is silently left out of every
-migration. Add each new module's model to the imports below.
+migration. Import each new module's model below (``as`` re-exports it).
 """
 
-from .note import Note
-from .user import User
-
-__all__ = ["Note", "User"]
+from .note import Note as Note
+from .user import User as User
