@@ -32,13 +32,19 @@ Usage in ``copier.yml`` (paths relative to the project root)::
           - old/path.py
           - new/path.py
 
-Runs under copier's own interpreter: standard library plus copier (imported
-only to render the old version, in the after stage).
+Paths may name answers as ``{answer}`` (for example ``src/{package_name}/api.py``):
+copier renders a migration's command before it has loaded the answers, so
+``{{ package_name }}`` would come out empty there. The script fills them in
+from the project's answers file.
+
+Runs under copier's own interpreter: standard library plus copier and its
+``yaml`` (imported only to read answers and to render the old version).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import subprocess
 import sys
@@ -83,6 +89,28 @@ def _project_path(raw: str) -> PurePosixPath:
     if not raw or path.is_absolute() or ".." in path.parts or path == PurePosixPath("."):
         raise MoveError(f"{raw!r} is not a path inside the project (relative, without '..')")
     return path
+
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def fill_answers(args: Sequence[str], answers_path: Path) -> list[str]:
+    """Replace each ``{answer}`` in the paths with that answer from the answers file."""
+    if not any(_PLACEHOLDER.search(arg) for arg in args):
+        return list(args)
+    import yaml  # a dependency of copier
+
+    try:
+        answers = yaml.safe_load(answers_path.read_text()) or {}
+    except OSError as error:
+        raise MoveError(f"cannot read the answers file {answers_path}: {error}") from error
+
+    def answer(match: re.Match[str]) -> str:
+        if match[1] not in answers:
+            raise MoveError(f"{{{match[1]}}} is not an answer in {answers_path.name}")
+        return str(answers[match[1]])
+
+    return [_PLACEHOLDER.sub(answer, arg) for arg in args]
 
 
 def parse_moves(args: Sequence[str]) -> list[Move]:
@@ -363,11 +391,12 @@ def main(argv: Sequence[str] | None = None, root: Path | None = None) -> int:
     args = parser.parse_args(argv)
     project = (root or Path.cwd()).resolve()
     try:
-        moves = parse_moves(args.paths)
+        answers_file = _project_path(args.answers_file)
+        moves = parse_moves(fill_answers(args.paths, project / answers_file))
         if args.stage == "before":
             move_paths(project, moves)
         else:
-            with old_template_files(project, _project_path(args.answers_file)) as base_of:
+            with old_template_files(project, answers_file) as base_of:
                 remerge_moved(project, moves, base_of)
     except MoveError as error:
         print(f"move_paths: error: {error}", file=sys.stderr)

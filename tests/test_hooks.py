@@ -93,6 +93,16 @@ def test_pairs_are_parsed_in_order() -> None:
     assert moves == [mp.Move(P("a.py"), P("src/b.py")), mp.Move(P("docs"), P("doc"))]
 
 
+def test_answers_in_paths_come_from_the_answers_file(tmp_path: Path) -> None:
+    answers = _write(tmp_path / ".copier-answers.yml", "_commit: v1\npackage_name: shop\n")
+
+    filled = mp.fill_answers(["src/{package_name}/api.py", "plain.py"], answers)
+
+    assert filled == ["src/shop/api.py", "plain.py"]
+    with pytest.raises(mp.MoveError, match="not an answer"):
+        mp.fill_answers(["src/{nope}/api.py"], answers)
+
+
 # --------------------------------------------------------------------------
 # before: moving
 # --------------------------------------------------------------------------

@@ -676,3 +676,44 @@ def test_update_from_oldest_release_to_head(
     assert git(project, "ls-files", "--unmerged") == ""
     git_commit_all(project, f"Update from {oldest.tag} to HEAD")
     run_project_tests(project_env(project), project)
+
+
+USER_MODEL_EDIT = "    # The owner's note: ids are never reused.\n"
+
+
+@pytest.mark.full
+@check("update across a release that moves files keeps the owner's edits", ANSWERS)
+def test_update_across_a_moving_release_keeps_owner_edits(
+    release_clone: tuple[Path, list[Release]], tmp_path: Path
+) -> None:
+    """The newest `_migrations` entry, from the oldest release: edits follow the moves.
+
+    When that release is not tagged yet, HEAD is tagged with it in a clone of
+    our own, as the release will be.
+    """
+    shared, releases = release_clone
+    config = yaml.safe_load((shared / "copier.yml").read_text())
+    migrations = config.get("_migrations") or []
+    if not releases or not migrations:
+        pytest.skip("needs a recorded release and a `_migrations` entry after it")
+    target = max((str(entry["version"]) for entry in migrations), key=Version)
+    repo = tmp_path / "template"
+    git(shared, "clone", "--quiet", "--no-hardlinks", str(shared), str(repo))
+    if tag_commit(repo, target) is None:
+        git(repo, "tag", target, "HEAD")
+    project = generate(repo, tmp_path / "project", releases[0].tag)
+    models = project / "src" / PACKAGE / "models.py"
+    text = models.read_text()
+    anchor = "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+    assert anchor in text, "the oldest release's models.py has the line the owner edits after"
+    models.write_text(text.replace(anchor, anchor + USER_MODEL_EDIT))
+    git_commit_all(project, "The owner's note in models.py")
+
+    update(project, f"--vcs-ref={target}", trust=True)
+
+    assert leftovers(project) == [], "an edit on lines the release kept merges cleanly"
+    assert git(project, "ls-files", "--unmerged") == ""
+    package = project / "src" / PACKAGE
+    assert not (package / "models.py").exists() and not (package / "api.py").exists()
+    assert USER_MODEL_EDIT in (package / "models" / "user.py").read_text()
+    assert (package / "users.py").is_file() and (project / "tests" / "test_users.py").is_file()

@@ -7,12 +7,15 @@ from typing import Any
 import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from .database import insert_in_batches, unit_of_work
 from .extensions import db
-from .models import USERNAME_MAX_LENGTH, User, username_problem
+from .models import Note, User
+from .models.user import USERNAME_MAX_LENGTH
+from .schemas.user import UserCreate
 
 users = AppGroup("users", help="Look after user accounts.")
 
@@ -21,7 +24,9 @@ def init_app(app: Flask) -> None:
     """Register the commands and what ``flask shell`` preloads."""
     app.cli.add_command(seed)
     app.cli.add_command(users)
-    app.shell_context_processor(lambda: {"db": db, "User": User, "select": select})
+    app.shell_context_processor(
+        lambda: {"db": db, "User": User, "Note": Note, "select": select}
+    )
 
 
 @click.command()
@@ -80,9 +85,11 @@ def seed(count: int, batch_size: int, prefix: str | None) -> None:
 @click.argument("username")
 def create_user(username: str) -> None:
     """Create one user."""
-    problem = username_problem(username)
-    if problem:
-        raise click.BadParameter(problem, param_hint="USERNAME")
+    try:
+        UserCreate(username=username)  # the API's rules, checked in one place
+    except ValidationError as error:
+        problem = error.errors(include_url=False)[0]["msg"]
+        raise click.BadParameter(problem, param_hint="USERNAME") from None
     try:
         with unit_of_work() as session:
             session.add(User(username=username))

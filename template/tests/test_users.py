@@ -1,4 +1,4 @@
-"""The users API: status codes and bodies a client relies on."""
+"""``/api/users``: status codes and bodies a client relies on."""
 
 from typing import Any
 
@@ -98,5 +98,17 @@ def test_list_is_paginated_oldest_first(client: FlaskClient) -> None:
     )
 
 
-def test_per_page_is_capped(client: FlaskClient) -> None:
-    assert client.get("/api/users?per_page=1000").json["per_page"] == 100
+def test_page_past_the_end_is_empty_not_404(client: FlaskClient) -> None:
+    create(client, "only")
+
+    page = client.get("/api/users?page=5").json
+
+    assert (page["items"], page["total"], page["page"]) == ([], 1, 5)
+
+
+def test_delete_user_then_it_is_gone(client: FlaskClient) -> None:
+    user = create(client, "leaving")
+
+    assert client.delete(f"/api/users/{user['id']}").status_code == 204
+    assert client.get(f"/api/users/{user['id']}").status_code == 404
+    assert client.delete(f"/api/users/{user['id']}").status_code == 404
