@@ -5,12 +5,16 @@ from logging.config import fileConfig
 
 from alembic import context
 from flask import current_app
+from sqlalchemy import text
 
 config = context.config
 if config.config_file_name is not None and not logging.getLogger().handlers:
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 db = current_app.extensions["migrate"].db
+
+# Any constant: every replica that runs `flask db upgrade` takes the same lock.
+MIGRATION_LOCK_KEY = 0x616C656D_62696300  # "alembic" in ASCII
 
 
 def run_migrations_online() -> None:
@@ -24,6 +28,14 @@ def run_migrations_online() -> None:
             **current_app.extensions["migrate"].configure_args,
         )
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Replicas starting together take turns: the first migrates, the
+                # others wait here, then find the database at head and do nothing.
+                # The lock lasts until this transaction (all migrations) commits.
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"),
+                    {"key": MIGRATION_LOCK_KEY},
+                )
             context.run_migrations()
 
 
