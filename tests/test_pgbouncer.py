@@ -144,12 +144,11 @@ def test_serving_survives_a_pgbouncer_restart(
     flask = [venv_bin(venv, "flask"), "--app", PACKAGE]
     run([*flask, "db", "upgrade"], cwd=project, env=env)
     run([*flask, "users", "create", "ada"], cwd=project, env=env)
-    tag = uuid.uuid4().hex[:8]
 
     def plan(rng: random.Random, worker: int, sequence: int) -> Call:
         """Writes (committed, so psycopg would prepare them) mixed with reads."""
         if rng.random() < 0.5:
-            body = json.dumps({"username": f"{tag}-{worker}-{sequence}"}).encode()
+            body = json.dumps({"username": f"user-{uuid.uuid4().hex}"}).encode()
             return Call("create", "POST", "/api/users", body, frozenset({201}))
         return Call("read", "GET", "/api/users/1")
 
