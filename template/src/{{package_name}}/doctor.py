@@ -1,318 +1,46 @@
 """``flask doctor``: check the running configuration against the known gotchas.
 
-Each check reads the app's configuration (never relying on ``create_app`` to
-refuse it) and, where only the server can tell, asks the live database. One
-line per check; any failure makes the command exit 1, so a release step or CI
-job can run it before serving.
+One line per check (``ok``, ``warn``, ``fail`` or ``skip``, why, and how to fix
+it); any failure makes the command exit 1, so a release step or CI job can run
+it before serving. The checks themselves live in :mod:`.doctor_checks`.
 """
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
 
 import click
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from flask import Flask, current_app
 from flask.cli import with_appcontext
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Engine
 
-from .config import KNOWN_WEAK_SECRETS
+from .doctor_checks import (
+    Status,
+    Verdict,
+    check_migrations,
+    check_pgbouncer,
+    check_pool_budget,
+    check_pool_pre_ping,
+    check_production_safety,
+    check_sqlite_pragmas,
+    check_timeouts,
+    check_track_modifications,
+    fail,
+)
 from .extensions import db
-
-Status = Literal["ok", "warn", "fail", "skip"]
-
-#: gunicorn.conf.py reads the same variables, with the same defaults.
-DEFAULT_WORKERS = 2
-DEFAULT_THREADS = 4
-#: Connections kept free for migrations, consoles and monitoring, on top of the
-#: server's own ``superuser_reserved_connections``.
-DEFAULT_RESERVED = 5
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One check's verdict: what is wrong (or right), and how to fix it."""
+    """A verdict under its check's name: one line of the report."""
 
     name: str
     status: Status
     why: str
-    fix: str = ""
+    fix: str
 
 
-def _ok(name: str, why: str) -> Finding:
-    return Finding(name, "ok", why)
-
-
-def _skip(name: str, why: str) -> Finding:
-    return Finding(name, "skip", why)
-
-
-def _engine_options() -> dict[str, Any]:
-    options: dict[str, Any] = current_app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})
-    return options
-
-
-def _is_server(engine: Engine) -> bool:
-    return engine.dialect.name != "sqlite"
-
-
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "").strip()
-    return int(value) if value.isdigit() else default
-
-
-def _pooler() -> str:
-    return os.environ.get("DATABASE_POOLER", "").strip().lower()
-
-
-# --------------------------------------------------------------------------
-# The checks, in the order they are reported
-# --------------------------------------------------------------------------
-
-
-def check_track_modifications(app: Flask, engine: Engine) -> Finding:
-    name = "track_modifications"
-    if app.config.get("SQLALCHEMY_TRACK_MODIFICATIONS"):
-        return Finding(
-            name,
-            "fail",
-            "SQLALCHEMY_TRACK_MODIFICATIONS is on: every change is tracked twice",
-            "remove SQLALCHEMY_TRACK_MODIFICATIONS (off by default)",
-        )
-    return _ok(name, "off")
-
-
-def check_pool_pre_ping(app: Flask, engine: Engine) -> Finding:
-    name = "pool_pre_ping"
-    if not _is_server(engine):
-        return _skip(name, "SQLite has no server to lose")
-    if not _engine_options().get("pool_pre_ping"):
-        return Finding(
-            name,
-            "fail",
-            "pool_pre_ping is off: the first requests after a database restart fail",
-            "set pool_pre_ping=True in SQLALCHEMY_ENGINE_OPTIONS",
-        )
-    return _ok(name, "on")
-
-
-def check_timeouts(app: Flask, engine: Engine) -> Finding:
-    name = "timeouts"
-    if not _is_server(engine):
-        return _skip(name, "SQLite waits through busy_timeout (see sqlite_pragmas)")
-    connect_args = _engine_options().get("connect_args", {})
-    missing = []
-    connect_timeout = connect_args.get("connect_timeout")
-    if not (connect_timeout or "connect_timeout" in engine.url.normalized_query):
-        missing.append("connect_timeout")
-    with engine.connect() as connection:
-        for setting in ("statement_timeout", "lock_timeout"):
-            if connection.exec_driver_sql(f"SHOW {setting}").scalar() in ("0", None):
-                missing.append(setting)
-    if missing:
-        return Finding(
-            name,
-            "fail",
-            f"not set on the live connection: {', '.join(missing)}; a stuck query or"
-            " lock holds a worker forever",
-            "set them in the engine options (connect_args); behind PgBouncer,"
-            " on the role: ALTER ROLE <user> SET statement_timeout = '30s'",
-        )
-    return _ok(name, "connect, statement and lock timeouts are set")
-
-
-def pool_budget_problem(
-    *,
-    workers: int,
-    threads: int,
-    pool_size: int,
-    max_overflow: int,
-    max_connections: int | None,
-    reserved: int = 0,
-) -> str | None:
-    """Why one replica's pools do not fit the server, or None when they do."""
-    per_process = pool_size + max_overflow
-    if per_process < threads:
-        return (
-            f"pool {pool_size}+{max_overflow} per process is smaller than"
-            f" {threads} threads: requests wait for connections"
-        )
-    if max_connections is None:
-        return None  # no server limit to meet (SQLite), or PgBouncer's to size
-    wanted = workers * per_process
-    budget = max_connections - reserved
-    if wanted > budget:
-        return (
-            f"{workers} workers x {per_process} connections = {wanted}, over the"
-            f" server's budget of {budget} (max_connections {max_connections}"
-            f" - {reserved} reserved)"
-        )
-    return None
-
-
-def check_pool_budget(app: Flask, engine: Engine) -> Finding:
-    name = "pool_budget"
-    options = _engine_options()
-    if "pool_size" not in options:
-        return _skip(name, "no connection pool (one shared connection)")
-    workers = _env_int("WEB_CONCURRENCY", DEFAULT_WORKERS)
-    threads = _env_int("GUNICORN_THREADS", DEFAULT_THREADS)
-    max_connections: int | None = None
-    reserved = 0
-    if _is_server(engine) and _pooler() != "pgbouncer":
-        with engine.connect() as connection:
-            max_connections = int(_show(connection, "max_connections"))
-            reserved = int(_show(connection, "superuser_reserved_connections"))
-        reserved += _env_int("DATABASE_RESERVED_CONNECTIONS", DEFAULT_RESERVED)
-    problem = pool_budget_problem(
-        workers=workers,
-        threads=threads,
-        pool_size=int(options["pool_size"]),
-        max_overflow=int(options.get("max_overflow", 10)),
-        max_connections=max_connections,
-        reserved=reserved,
-    )
-    if problem:
-        return Finding(
-            name,
-            "fail",
-            problem,
-            "DATABASE_POOL_SIZE >= GUNICORN_THREADS, and WEB_CONCURRENCY x pool"
-            " within max_connections (README: Running many replicas)",
-        )
-    budget = "" if max_connections is None else f" in {max_connections - reserved}"
-    return _ok(name, f"{workers} workers x {threads} threads fit{budget}")
-
-
-def check_pgbouncer(app: Flask, engine: Engine) -> Finding:
-    name = "pgbouncer"
-    if engine.dialect.name != "postgresql":
-        return _skip(name, "not PostgreSQL")
-    detected = behind_pgbouncer(engine)
-    prepares = _engine_options().get("connect_args", {}).get("prepare_threshold", 5)
-    if _pooler() == "pgbouncer":
-        if prepares is not None:
-            return Finding(
-                name,
-                "fail",
-                "DATABASE_POOLER=pgbouncer, yet psycopg prepares statements",
-                "leave connect_args['prepare_threshold'] to the pooler setting (None)",
-            )
-        return _ok(name, "DATABASE_POOLER=pgbouncer: no prepared statements")
-    if detected:
-        return Finding(
-            name,
-            "fail",
-            "PgBouncer answers on this address, but DATABASE_POOLER is not set:"
-            ' "prepared statement does not exist" errors under transaction pooling',
-            "set DATABASE_POOLER=pgbouncer",
-        )
-    return _ok(name, "no PgBouncer in front of the database")
-
-
-def behind_pgbouncer(engine: Engine) -> bool:
-    """Whether PgBouncer listens where the app connects.
-
-    PgBouncer answers for a virtual database named ``pgbouncer`` (its admin
-    console): it lets admins in (``SHOW VERSION`` names it) and tells others
-    "not allowed", where PostgreSQL itself says that database does not exist.
-    """
-    import psycopg
-
-    url = engine.url.set(drivername="postgresql", database="pgbouncer")
-    try:
-        with psycopg.connect(
-            url.render_as_string(hide_password=False),
-            autocommit=True,
-            prepare_threshold=None,
-            connect_timeout=5,
-        ) as console:
-            version = console.execute("SHOW VERSION").fetchone()
-    except psycopg.OperationalError as error:
-        return "not allowed" in str(error)
-    except psycopg.Error:
-        return False  # a real database that happens to be called "pgbouncer"
-    return version is not None and "pgbouncer" in str(version[0]).lower()
-
-
-def check_sqlite_pragmas(app: Flask, engine: Engine) -> Finding:
-    name = "sqlite_pragmas"
-    if _is_server(engine):
-        return _skip(name, "not SQLite")
-    in_memory = engine.url.database in (None, "", ":memory:")
-    wanted = {"foreign_keys": 1, "busy_timeout": "> 0"}
-    if not in_memory:
-        wanted["journal_mode"] = "wal"
-    with engine.connect() as connection:
-        live = {key: _pragma(connection, key) for key in wanted}
-    wrong = [
-        f"{key}={live[key]}"
-        for key, value in wanted.items()
-        if (live[key] <= 0 if value == "> 0" else live[key] != value)
-    ]
-    if wrong:
-        return Finding(
-            name,
-            "fail",
-            f"live connection has {', '.join(wrong)}: foreign keys unenforced,"
-            ' or "database is locked" under concurrent writers',
-            "configure each connection (database.py) with foreign_keys=ON,"
-            " journal_mode=WAL and a busy timeout",
-        )
-    return _ok(name, ", ".join(f"{key}={live[key]}" for key in wanted))
-
-
-def check_migrations(app: Flask, engine: Engine) -> Finding:
-    name = "migrations"
-    config = app.extensions["migrate"].migrate.get_config()
-    heads = set(ScriptDirectory.from_config(config).get_heads())
-    with engine.connect() as connection:
-        current = set(MigrationContext.configure(connection).get_current_heads())
-    if current != heads:
-        return Finding(
-            name,
-            "fail",
-            f"database at {sorted(current) or 'no revision'}, code at {sorted(heads)}",
-            f"flask --app {app.import_name} db upgrade",
-        )
-    return _ok(name, f"at head {', '.join(sorted(heads))}")
-
-
-def check_production_safety(app: Flask, engine: Engine) -> Finding:
-    name = "production_safety"
-    if app.debug:
-        return Finding(
-            name,
-            "warn",
-            "debug is on: fine on a laptop, never in production (it runs code sent"
-            " to the debugger)",
-            "unset FLASK_DEBUG where the app is served",
-        )
-    key = str(app.config.get("SECRET_KEY") or "")
-    if app.testing:
-        return _skip(name, "TESTING is on")
-    if not key:
-        return Finding(name, "fail", "SECRET_KEY is not set", _KEY_FIX)
-    if key.lower() in KNOWN_WEAK_SECRETS or len(key) < 16:
-        return Finding(name, "fail", "SECRET_KEY is well known or short", _KEY_FIX)
-    return _ok(name, "debug off, SECRET_KEY strong")
-
-
-_KEY_FIX = "SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')"
-
-
-def _show(connection: Connection, setting: str) -> str:
-    return str(connection.exec_driver_sql(f"SHOW {setting}").scalar())
-
-
-def _pragma(connection: Connection, pragma: str) -> Any:
-    return connection.execute(text(f"PRAGMA {pragma}")).scalar()
-
-
-CHECKS: tuple[Callable[[Flask, Engine], Finding], ...] = (
+CHECKS: tuple[Callable[[Flask, Engine], Verdict], ...] = (
     check_track_modifications,
     check_pool_pre_ping,
     check_timeouts,
@@ -330,11 +58,11 @@ def run_checks(app: Flask) -> list[Finding]:
     for check in CHECKS:
         name = check.__name__.removeprefix("check_")
         try:
-            findings.append(check(app, db.engine))
+            verdict = check(app, db.engine)
         except Exception as error:  # reported as a failure, not raised
             reason = f"{type(error).__name__}: {error}".splitlines()[0]
-            why = f"could not check: {reason}"
-            findings.append(Finding(name, "fail", why, "check DATABASE_URL"))
+            verdict = fail(f"could not check: {reason}", "check DATABASE_URL")
+        findings.append(Finding(name, **asdict(verdict)))
     return findings
 
 
