@@ -262,6 +262,12 @@ def check_migrations(app: Flask, engine: Engine) -> Verdict:
 
 
 def check_production_safety(app: Flask, engine: Engine) -> Verdict:
+    """Debug off, and a strong SECRET_KEY from the environment.
+
+    The key is read where production sets it (``SECRET_KEY`` or
+    ``FLASK_SECRET_KEY``), not from ``app.config``: commands that need no key
+    may fill the config with a random one, which would pass for a real one.
+    """
     if app.debug:
         return Verdict(
             "warn",
@@ -269,11 +275,11 @@ def check_production_safety(app: Flask, engine: Engine) -> Verdict:
             " to the debugger)",
             "unset FLASK_DEBUG where the app is served",
         )
-    key = str(app.config.get("SECRET_KEY") or "")
     if app.testing:
         return skip("TESTING is on")
+    key = os.environ.get("SECRET_KEY") or os.environ.get("FLASK_SECRET_KEY") or ""
     if not key:
-        return fail("SECRET_KEY is not set", _KEY_FIX)
+        return fail("SECRET_KEY is not set in the environment", _KEY_FIX)
     if key.lower() in KNOWN_WEAK_SECRETS or len(key) < 16:
         return fail("SECRET_KEY is well known or short", _KEY_FIX)
     return ok("debug off, SECRET_KEY strong")
