@@ -71,8 +71,10 @@ def _worker(venv: Path, project: Path, env: dict[str, str], log: Path) -> Iterat
     """A `celery worker` (prefork, one child) in its own process group; yield its pid."""
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            [venv_bin(venv, "celery"), "-A", f"{PACKAGE}.worker", "worker"]
-            + ["--pool", "prefork", "--concurrency", "1", "--loglevel", "INFO"],
+            [
+                *(venv_bin(venv, "celery"), "-A", f"{PACKAGE}.worker", "worker"),
+                *("--pool", "prefork", "--concurrency", "1", "--loglevel", "INFO"),
+            ],
             cwd=project,
             env=env,
             stdin=subprocess.DEVNULL,

@@ -34,7 +34,7 @@ from projects import (
 )
 
 sys.path.append(str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from _serving import Call, Gunicorn, run_load  # noqa: E402
+from _serving import Call, Gunicorn, run_load
 
 pytestmark = pytest.mark.full
 
