@@ -2,10 +2,11 @@
 
 A real worker (prefork pool, as deployed) on a real Redis and PostgreSQL runs
 the project's example task, a bulk import in many small batches. It is
-SIGKILLed, master and child, once some batches have committed. A new worker
-gets the unacknowledged task back after the visibility timeout (made short
-here through `CELERY_VISIBILITY_TIMEOUT`), reruns it, and the rerun inserts
-exactly the rows the first run had not: every name once, none lost.
+SIGKILLed once some batches have committed: the whole worker (a new one gets
+the unacknowledged task back after the visibility timeout, made short here
+through `CELERY_VISIBILITY_TIMEOUT`), or only the pool process running the task
+(the worker requeues it at once). The rerun inserts exactly the rows the first
+run had not: every name once, none lost.
 """
 
 from __future__ import annotations
@@ -90,10 +91,26 @@ def _worker(venv: Path, project: Path, env: dict[str, str], log: Path) -> Iterat
         proc.wait(timeout=30)
 
 
+def _pool_children(pid: int) -> list[int]:
+    """The worker's prefork pool processes (children of its main process)."""
+    with contextlib.suppress(OSError):
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return []
+
+
 @check("killed Celery worker: task redelivered, completed once", ANSWERS)
+@pytest.mark.parametrize("victim", ["whole worker", "pool process"])
 def test_task_of_a_killed_worker_is_redelivered_and_completes_once(
-    render: Render, project_env: Any, postgres_url: str, redis_url: str, tmp_path: Path
+    render: Render,
+    project_env: Any,
+    postgres_url: str,
+    redis_url: str,
+    tmp_path: Path,
+    victim: str,
 ) -> None:
+    """The whole worker: Redis redelivers after the visibility timeout to a new
+    worker. Only its pool process: the worker itself requeues the task at once
+    (`task_reject_on_worker_lost`) and a new pool process reruns it."""
     project = render(ANSWERS)
     venv = project_env(project)
     url = servers.fresh_database(postgres_url, "redelivery")
@@ -113,18 +130,24 @@ def test_task_of_a_killed_worker_is_redelivered_and_completes_once(
     run([venv_bin(venv, "flask"), "--app", PACKAGE, "db", "upgrade"], cwd=project, env=env)
     log = tmp_path / "worker.log"
 
-    with _worker(venv, project, env, log) as pid:
+    with contextlib.ExitStack() as stack:
+        pid = stack.enter_context(_worker(venv, project, env, log))
         task_id = run([python, "-c", SUBMIT], cwd=project, env=env).stdout.strip()
         deadline = time.monotonic() + 60
         while _count(url) == 0:
             assert time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
             time.sleep(0.01)
-        os.killpg(pid, signal.SIGKILL)
-    committed = _count(url)
-    assert 0 < committed < NAMES, f"killed too late to be mid-task: {committed} rows"
-    time.sleep(VISIBILITY_TIMEOUT + 0.5)
-
-    with _worker(venv, project, env, log):
+        if victim == "whole worker":
+            os.killpg(pid, signal.SIGKILL)
+        else:
+            for child in _pool_children(pid):
+                os.kill(child, signal.SIGKILL)
+        committed = _count(url)
+        assert 0 < committed < NAMES, f"killed too late to be mid-task: {committed} rows"
+        if victim == "whole worker":
+            stack.close()
+            time.sleep(VISIBILITY_TIMEOUT + 0.5)
+            stack.enter_context(_worker(venv, project, env, log))
         rerun = run([python, "-c", RESULT, task_id], cwd=project, env=env, timeout=120)
 
     assert int(rerun.stdout) == NAMES - committed, log.read_text(errors="replace")[-3000:]
