@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from .extensions import Base, db
+from .pooler import apply_transaction_settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -29,6 +30,7 @@ def init_app(app: Flask) -> None:
         for engine in db.engines.values():
             if engine.dialect.name == "sqlite":
                 _configure_sqlite(engine)
+            apply_transaction_settings(engine)
     app_ref = weakref.ref(app)
     os.register_at_fork(after_in_child=lambda: _forget_parent_connections(app_ref))
 

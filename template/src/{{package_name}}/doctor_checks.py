@@ -106,8 +106,8 @@ def check_timeouts(app: Flask, engine: Engine) -> Verdict:
         return fail(
             f"not set on the live connection: {', '.join(missing)}; a stuck query or"
             " lock holds a worker forever",
-            "set them in the engine options (connect_args); behind PgBouncer,"
-            " on the role: ALTER ROLE <user> SET statement_timeout = '30s'",
+            "set connect_args connect_timeout and options='-c statement_timeout=..."
+            " -c lock_timeout=...' in SQLALCHEMY_ENGINE_OPTIONS",
         )
     return ok("connect, statement and lock timeouts are set")
 
