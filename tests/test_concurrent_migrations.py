@@ -67,8 +67,21 @@ def slow_project(render: Render, tmp_path: Path) -> Path:
 
 
 def _upgrade_at_once(venv: Path, project: Path, url: str) -> list[subprocess.CompletedProcess[str]]:
-    """Start every replica's `flask db upgrade` together, then wait for all."""
-    env = clean_env(tool_env(venv, {"DATABASE_URL": url, "SECRET_KEY": "m" * 32}))
+    """Start every replica's `flask db upgrade` together, then wait for all.
+
+    Server-side timeouts much shorter than the slow migration (libpq's
+    PGOPTIONS) prove that waiting replicas are not cut off by them.
+    """
+    env = clean_env(
+        tool_env(
+            venv,
+            {
+                "DATABASE_URL": url,
+                "SECRET_KEY": "m" * 32,
+                "PGOPTIONS": "-c lock_timeout=300 -c statement_timeout=5000",
+            },
+        )
+    )
     cmd = [str(venv_bin(venv, "flask")), "--app", PACKAGE, "db", "upgrade"]
     procs = [
         subprocess.Popen(
