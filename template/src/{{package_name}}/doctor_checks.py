@@ -146,8 +146,12 @@ def check_pool_budget(app: Flask, engine: Engine) -> Verdict:
     if "pool_size" not in options:
         return skip("no connection pool (one shared connection)")
     workers = _env_int("WEB_CONCURRENCY", DEFAULT_WORKERS)
+    # Request threads and tasks.submit() threads may each hold a connection.
     threads = _env_int("GUNICORN_THREADS", DEFAULT_THREADS)
-    pool_size = int(options["pool_size"])
+    threads += int(app.config.get("TASKS_MAX_WORKERS", 0))
+    # gunicorn.conf.py sizes the pool to them unless DATABASE_POOL_SIZE is set.
+    sized_by_hand = "DATABASE_POOL_SIZE" in os.environ
+    pool_size = int(options["pool_size"]) if sized_by_hand else threads
     max_overflow = int(options.get("max_overflow", 10))  # SQLAlchemy's default
     max_connections: int | None = None
     reserved = 0
