@@ -73,7 +73,8 @@ def _pooler() -> str:
 def check_track_modifications(app: Flask, engine: Engine) -> Verdict:
     if app.config.get("SQLALCHEMY_TRACK_MODIFICATIONS"):
         return fail(
-            "SQLALCHEMY_TRACK_MODIFICATIONS is on: every change is tracked twice",
+            "SQLALCHEMY_TRACK_MODIFICATIONS is on: every change is recorded for"
+            " signals, costing memory and time on each flush",
             "remove SQLALCHEMY_TRACK_MODIFICATIONS (off by default)",
         )
     return ok("off")
