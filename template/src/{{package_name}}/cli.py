@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from .database import insert_in_batches, unit_of_work
+from .doctor import doctor
 from .extensions import db
 from .models import Note, User
 from .models.user import USERNAME_MAX_LENGTH
@@ -24,6 +25,7 @@ def init_app(app: Flask) -> None:
     """Register the commands and what ``flask shell`` preloads."""
     app.cli.add_command(seed)
     app.cli.add_command(users)
+    app.cli.add_command(doctor)
     app.shell_context_processor(
         lambda: {"db": db, "User": User, "Note": Note, "select": select}
     )

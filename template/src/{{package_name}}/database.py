@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from .extensions import Base, db
+from .pooler import apply_transaction_settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Execution option (and connection info key): how a SQLite transaction began.
@@ -31,6 +32,7 @@ def init_app(app: Flask) -> None:
         for engine in db.engines.values():
             if engine.dialect.name == "sqlite":
                 _configure_sqlite(engine)
+            apply_transaction_settings(engine)
     app_ref = weakref.ref(app)
     os.register_at_fork(after_in_child=lambda: _forget_parent_connections(app_ref))
     # Teardown runs in reverse order of registration: this one runs before
