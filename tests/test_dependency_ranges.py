@@ -5,7 +5,8 @@ database x task-queue variant installs with uv's `lowest-direct` resolution
 (every direct dependency, runtime and dev, at the lowest version its range
 allows) on the lowest Python the project supports and on the newest Python
 found here, and at the newest versions on that newest Python; each time its own
-suite runs on SQLite and then on PostgreSQL. The newest versions on the suite's
+suite runs on SQLite and then on PostgreSQL, and that gunicorn loads the app
+(the suite never imports gunicorn). The newest versions on the suite's
 own Python are the everyday matrix (test_generated_projects.py), so they are
 not repeated here.
 
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from packaging.requirements import Requirement
 from packaging.version import Version
 
@@ -41,6 +43,7 @@ from projects import (
     read_pyproject,
     run,
     run_project_tests,
+    tool_env,
     venv_bin,
 )
 
@@ -145,6 +148,20 @@ def _assert_resolved(venv: Path, project: Path, resolution: str) -> dict[str, st
     return versions
 
 
+def _assert_gunicorn_loads_the_app(venv: Path, project: Path, tmp_path: Path) -> None:
+    """The project's suite never imports gunicorn: this gunicorn builds the app
+    from the README's app spec and accepts the project's gunicorn settings."""
+    package = yaml.safe_load((project / ".copier-answers.yml").read_text())["package_name"]
+    run(
+        [venv_bin(venv, "gunicorn"), "--check-config", f"{package}:create_app()"],
+        cwd=project,
+        env=tool_env(
+            venv,
+            {"SECRET_KEY": "s" * 32, "DATABASE_URL": f"sqlite:///{tmp_path / 'check.sqlite3'}"},
+        ),
+    )
+
+
 def _params() -> list[Any]:
     """One param per variant and end; the answers are the matrix's, so the render is shared."""
     return [
@@ -165,6 +182,7 @@ def test_suite_passes_at_both_ends_of_the_version_ranges(
     render: Render,
     project_env: Any,
     request: pytest.FixtureRequest,
+    tmp_path: Path,
     answers: dict[str, Any],
     resolution: str,
     which_python: str,
@@ -184,5 +202,6 @@ def test_suite_passes_at_both_ends_of_the_version_ranges(
         postgres_url: str = request.getfixturevalue("postgres_url")
         database = servers.fresh_database(postgres_url, answers_slug(answers))
         run_project_tests(venv, project, extra={**extra, "TEST_DATABASE_URL": database})
+        _assert_gunicorn_loads_the_app(venv, project, tmp_path)
     except AssertionError as failure:
         raise AssertionError(f"{label}\n{failure}") from None
