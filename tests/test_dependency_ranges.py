@@ -10,13 +10,14 @@ suite runs on SQLite and then on PostgreSQL, and that gunicorn loads the app
 own Python are the everyday matrix (test_generated_projects.py), so they are
 not repeated here.
 
-The newest Python is the newest `python3.N` on PATH, or
-$TEMPLATE_TESTS_NEWEST_PYTHON; without one newer than the lowest those cases
-skip (and fail on CI, where the workflow installs one).
+The newest Python is $TEMPLATE_TESTS_NEWEST_PYTHON, else the newest
+`python3.N` on PATH or under pyenv; without one newer than the lowest those
+cases skip (and fail on CI, where the workflow installs one).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -84,16 +85,21 @@ def _lowest_python(floor: Version) -> str | None:
     return None
 
 
+@functools.cache
 def _newest_python(floor: Version) -> str | None:
-    """The newest interpreter here that is newer than the project's floor."""
+    """The newest interpreter here that is newer than the project's floor:
+    $TEMPLATE_TESTS_NEWEST_PYTHON, else the newest `python3.N` on PATH or
+    installed by pyenv (whose shims on PATH run only the selected versions)."""
     override = os.environ.get("TEMPLATE_TESTS_NEWEST_PYTHON")
-    candidates = [override] if override else [f"python3.{minor}" for minor in range(30, 11, -1)]
-    for candidate in candidates:
-        path = shutil.which(candidate) if candidate else None
-        version = _python_version(path) if path else None
-        if version is not None and version > floor:
-            return path
-    return None
+    if override:
+        candidates = [shutil.which(override)]
+    else:
+        pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+        candidates = [shutil.which(f"python3.{minor}") for minor in range(12, 30)]
+        candidates += [str(path) for path in sorted(pyenv.glob("3.*/bin/python3"))]
+    found = {path: _python_version(path) for path in candidates if path}
+    newer = {path: version for path, version in found.items() if version and version > floor}
+    return max(newer, key=lambda path: newer[path]) if newer else None
 
 
 def _python_or_skip(which: str, requires_python: str) -> str:
