@@ -6,7 +6,7 @@ from the working tree, and isolates copier and git from the user's settings.
 Fixtures (see each docstring):
   template_clone -> Path                        the committed template, cloned
   render(answers, dst=None) -> Path             a rendered, git-committed project
-  project_env(project) -> Path                  a venv with project[dev] installed
+  project_env(project, resolution, python) -> Path  a venv with project[dev] installed
   postgres_url -> str                           a real PostgreSQL server
   redis_url -> str                              a real Redis server
   suite_cache -> Path                           caches kept between runs
@@ -187,16 +187,21 @@ def venv_pool(suite_cache: Path) -> projects.VenvPool:
 
 
 @pytest.fixture
-def project_env(venv_pool: projects.VenvPool) -> Iterator[Callable[[Path], Path]]:
-    """`project_env(project) -> venv`: a venv with `project[dev]` installed.
+def project_env(venv_pool: projects.VenvPool) -> Iterator[Callable[..., Path]]:
+    """`project_env(project, resolution=HIGHEST, python=None) -> venv`: a venv
+    with `project[dev]` installed, resolved by uv's `resolution` (see
+    `projects.LOWEST_DIRECT`) on the `python` interpreter (default: the suite's).
 
-    The venv is cached by the project's declared dependencies and reserved for
-    this test until it ends (other workers use another copy meanwhile).
+    The venv is cached by the project's declared dependencies, the resolution
+    and the Python, and reserved for this test until it ends (other workers use
+    another copy meanwhile).
     """
     with contextlib.ExitStack() as stack:
 
-        def _acquire(project: Path) -> Path:
-            return stack.enter_context(venv_pool.acquire(project))
+        def _acquire(
+            project: Path, resolution: str = projects.HIGHEST, python: str | None = None
+        ) -> Path:
+            return stack.enter_context(venv_pool.acquire(project, resolution, python))
 
         yield _acquire
 

@@ -128,6 +128,18 @@ def run(
     return proc
 
 
+def run_project_tests(
+    venv: Path, project: Path, *args: str, extra: Mapping[str, str | None] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a generated project's own test suite from its venv (`extra`: its environment)."""
+    return run(
+        [venv_bin(venv, "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+        cwd=project,
+        env=tool_env(venv, extra),
+        timeout=900,
+    )
+
+
 def answers_slug(answers: Mapping[str, Any]) -> str:
     """A short, path-safe label for an answer set."""
     label = "-".join(str(v) for v in answers.values())
@@ -315,18 +327,26 @@ def closed_answers_id(answers: Mapping[str, Any], questions: Mapping[str, Sequen
 _CACHE_FORMAT = "2"
 
 
-def _pyproject(project: Path) -> dict[str, Any]:
+def read_pyproject(project: Path) -> dict[str, Any]:
     """The generated project's parsed pyproject.toml."""
     with (project / "pyproject.toml").open("rb") as fh:
         return tomllib.load(fh)
 
 
-def deps_key(project: Path) -> str:
-    """Hash what decides a venv's contents: the declared dependencies and Python."""
-    meta = _pyproject(project).get("project", {})
+#: uv's default resolution: the newest versions the project's ranges allow.
+HIGHEST = "highest"
+#: The lowest versions the project's own ranges allow (its transitive ones newest).
+LOWEST_DIRECT = "lowest-direct"
+
+
+def deps_key(project: Path, resolution: str = HIGHEST, python: str = sys.executable) -> str:
+    """Hash what decides a venv's contents: the declared dependencies, how uv
+    resolves them, and the Python."""
+    meta = read_pyproject(project).get("project", {})
     material = {
         "format": _CACHE_FORMAT,
-        "python": list(sys.version_info[:2]),
+        "python": list(sys.version_info[:2]) if python == sys.executable else python,
+        "resolution": resolution,
         "requires-python": meta.get("requires-python"),
         "dependencies": sorted(meta.get("dependencies", [])),
         "optional": {
@@ -383,10 +403,17 @@ class VenvPool:
         )
 
     @contextlib.contextmanager
-    def acquire(self, project: Path) -> Iterator[Path]:
-        """Hold a venv with `project[dev]` installed (editable) until the block ends."""
+    def acquire(
+        self, project: Path, resolution: str = HIGHEST, python: str | None = None
+    ) -> Iterator[Path]:
+        """Hold a venv with `project[dev]` installed (editable) until the block ends.
+
+        `resolution` is uv's (`HIGHEST` or `LOWEST_DIRECT`); `python` an
+        interpreter's path (default: the suite's own).
+        """
         self.root.mkdir(parents=True, exist_ok=True)
-        key = deps_key(project)
+        python = python or self.python
+        key = deps_key(project, resolution, python)
         slot = 0
         while True:
             lock_path = self.root / f"{key}-{slot}.lock"
@@ -398,7 +425,7 @@ class VenvPool:
                     continue
                 try:
                     venv = self.root / f"{key}-{slot}"
-                    self._prepare(venv, project)
+                    self._prepare(venv, project, resolution, python)
                     yield venv
                 finally:
                     fcntl.flock(lock, fcntl.LOCK_UN)
@@ -424,17 +451,17 @@ class VenvPool:
                 finally:
                     fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def _prepare(self, venv: Path, project: Path) -> None:
+    def _prepare(self, venv: Path, project: Path, resolution: str, base_python: str) -> None:
         """Build the venv if needed, then make `project` the installed one."""
         marker = venv / ".template-tests.json"
-        name = str(_pyproject(project)["project"]["name"])
+        name = str(read_pyproject(project)["project"]["name"])
         state: dict[str, str] = {}
         if marker.exists():
             state = json.loads(marker.read_text())
         python = venv / "bin" / "python"
         if not state or not python.exists():
             shutil.rmtree(venv, ignore_errors=True)
-            self._uv("venv", "--quiet", "--python", self.python, venv, cwd=self.root)
+            self._uv("venv", "--quiet", "--python", base_python, venv, cwd=self.root)
             # Compiled once here: with PYTHONDONTWRITEBYTECODE set (it is here), every
             # process of a project's suite would otherwise recompile SQLAlchemy & co.
             self._uv(
@@ -442,6 +469,8 @@ class VenvPool:
                 "install",
                 "--quiet",
                 "--compile-bytecode",
+                "--resolution",
+                resolution,
                 "--python",
                 python,
                 "--editable",

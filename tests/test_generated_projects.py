@@ -35,6 +35,7 @@ from projects import (
     matrix_answers,
     pairwise_cover,
     run,
+    run_project_tests,
     tool_env,
     venv_bin,
 )
@@ -233,12 +234,7 @@ def test_project_suite_passes(
         redis_url: str = request.getfixturevalue("redis_url")
         extra["CELERY_BROKER_URL"] = redis_url
         extra["CELERY_RESULT_BACKEND"] = redis_url
-    run(
-        [venv_bin(venv, "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", *parallel],
-        cwd=project,
-        env=tool_env(venv, extra),
-        timeout=900,
-    )
+    run_project_tests(venv, project, *parallel, extra=extra)
     _assert_git_clean(project, "the project's own suite")
 
 

@@ -29,7 +29,7 @@ import yaml
 from packaging.version import Version
 
 import servers
-from projects import GIT_IDENTITY, answers_slug, check, git_commit_all, run, tool_env, venv_bin
+from projects import GIT_IDENTITY, answers_slug, check, git_commit_all, run, run_project_tests
 
 ANSWERS: dict[str, Any] = {"project_name": "Update Demo"}
 PACKAGE = "update_demo"
@@ -182,17 +182,6 @@ def assert_same_tree(actual: Path, expected: Path) -> None:
     assert sorted(left) == sorted(right), "the projects hold different files"
     differing = [name for name in left if left[name] != right[name]]
     assert not differing, f"files differ from a fresh render: {differing}"
-
-
-def run_project_tests(
-    venv: Path, project: Path, *args: str, extra: dict[str, str | None] | None = None
-) -> None:
-    run(
-        [venv_bin(venv, "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
-        cwd=project,
-        env=tool_env(venv, extra),
-        timeout=900,
-    )
 
 
 def repository_check(project: Path) -> subprocess.CompletedProcess[str]:
