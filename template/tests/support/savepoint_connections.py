@@ -101,7 +101,8 @@ class LogicalConnection:
         return cursor.execute(sql, *args, **kwargs)
 
     def commit(self) -> None:
-        if self.savepoint is not None and not self._shared.ended:
+        self._check_alive()
+        if self.savepoint is not None:
             self._shared.close_savepoint(self.savepoint, commit=True)
 
     def rollback(self) -> None:
