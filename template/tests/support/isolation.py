@@ -73,6 +73,7 @@ class TransactionIsolation:
         self.db = db
         self._transactions: dict[str, _TestTransaction] = {}
         self._swapped: list[tuple[Engine, Pool, SavepointPool]] = []
+        self._app_engines: dict[str, Engine] | None = None  # made on first use
 
     @property
     def active(self) -> bool:
@@ -81,8 +82,10 @@ class TransactionIsolation:
     @contextmanager
     def isolate(self) -> Iterator[None]:
         """Run the block inside transactions that are rolled back afterwards."""
+        if self._app_engines is None:
+            self._app_engines = self._engines(self.app)
         try:
-            for name, engine in self._engines(self.app).items():
+            for name, engine in self._app_engines.items():
                 self._swap_pool(engine, self._begin(name, engine))
             yield
         finally:
