@@ -9,6 +9,7 @@ connection; its ``commit()`` releases a savepoint instead of committing, its
 the test, and nothing outlives it.
 """
 
+from dataclasses import dataclass
 from itertools import count
 from typing import Any
 
@@ -24,6 +25,13 @@ class IsolationError(RuntimeError):
     """Something a test did cannot run inside the test's transaction."""
 
 
+@dataclass
+class _Savepoint:
+    owner: "LogicalConnection"
+    name: str
+    written: bool = False
+
+
 class SharedConnection:
     """One real DB-API connection in the test's transaction, and its savepoints."""
 
@@ -31,8 +39,7 @@ class SharedConnection:
         self.dbapi_connection = dbapi_connection
         self.ended = False
         self._names = count(1)
-        # Open savepoints, innermost last: [owner, name, wrote anything?].
-        self._stack: list[list[Any]] = []
+        self._stack: list[_Savepoint] = []  # the open ones, innermost last
 
     def open_savepoint(self, owner: "LogicalConnection") -> str:
         """Start ``owner``'s transaction, first releasing savepoints that hold nothing.
@@ -41,19 +48,19 @@ class SharedConnection:
         starts one above it: a later rollback of the reader must not undo
         what the other connection committed meanwhile.
         """
-        while self._stack and not self._stack[-1][2]:
-            reader, name, _ = self._stack.pop()
-            self._execute(f"RELEASE SAVEPOINT {name}")
-            reader.savepoint = None
+        while self._stack and not self._stack[-1].written:
+            reader = self._stack.pop()
+            self._execute(f"RELEASE SAVEPOINT {reader.name}")
+            reader.owner.savepoint = None
         name = f"test_savepoint_{next(self._names)}"
         self._execute(f"SAVEPOINT {name}")
-        self._stack.append([owner, name, False])
+        self._stack.append(_Savepoint(owner, name))
         return name
 
     def mark_written(self, name: str) -> None:
-        for entry in reversed(self._stack):
-            if entry[1] == name:
-                entry[2] = True
+        for savepoint in reversed(self._stack):
+            if savepoint.name == name:
+                savepoint.written = True
                 return
 
     def close_savepoint(self, name: str, *, commit: bool) -> None:
@@ -63,9 +70,9 @@ class SharedConnection:
         still open (interleaved transactions): their work goes with it.
         """
         while self._stack:
-            owner, top, _ = self._stack.pop()
-            owner.savepoint = None
-            if top == name:
+            top = self._stack.pop()
+            top.owner.savepoint = None
+            if top.name == name:
                 break
         if not commit:
             self._execute(f"ROLLBACK TO SAVEPOINT {name}")
