@@ -11,7 +11,7 @@ with its own conftest:
 plus a fourth, for diagnosis: the project's fixture around empty tests, which
 splits the project's cost into the fixture's own and the test's INSERT+commit.
 
-Each is run with the project's pytest (`-p no:cacheprovider -q`). A hook in
+Each is run with the project's pytest (`-p no:cacheprovider -p no:randomly -q`). A hook in
 each conftest times every test's whole protocol (setup, call, teardown and
 pytest's reporting). The first and last tests are left out: they also build
 and tear down the session fixtures (app, database, migrations), which a suite
@@ -156,7 +156,19 @@ def test_seconds(project: Project, directory: Path, database: str | None) -> lis
     timing = directory / "timing.json"
     timing.unlink(missing_ok=True)
     project.run(
-        [project.python, "-m", "pytest", "-p", "no:cacheprovider", "-q", "test_generated.py"],
+        # In file order (no pytest-randomly): the first and last tests are the
+        # ones that build and tear down the session fixtures.
+        [
+            project.python,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:randomly",
+            "-q",
+            "test_generated.py",
+        ],
         extra={
             "PYTHONPATH": str(project.path),  # the project's `tests` package, for its conftest
             "BENCH_TIMING_FILE": str(timing),

@@ -63,21 +63,43 @@ def discard_session() -> None:
         registry.clear()
 
 
+# Where a session counts the unit_of_work blocks open on it.
+_UNIT_OF_WORK_DEPTH = "unit_of_work_depth"
+
+
 @contextmanager
 def unit_of_work() -> Iterator[Session]:
     """Commit what the block did, or roll all of it back and re-raise.
 
     Either way the session's connection goes back to the pool, so an error can
-    never leave a broken session or a checked-out connection behind.
+    never leave a broken session or a checked-out connection behind. Blocks
+    nest like Django's ``atomic()``: an inner block is a savepoint (its error
+    undoes only its own work, and the outer block may catch it and go on),
+    and only the outermost block commits.
     """
     session = db.session()
+    if session.info.get(_UNIT_OF_WORK_DEPTH):
+        with _deeper(session), session.begin_nested():
+            yield session
+        return
     begin_writing(session)
+    with _deeper(session):
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+@contextmanager
+def _deeper(session: Session) -> Iterator[None]:
+    """Count the ``unit_of_work`` blocks open on ``session``."""
+    session.info[_UNIT_OF_WORK_DEPTH] = session.info.get(_UNIT_OF_WORK_DEPTH, 0) + 1
     try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        yield
+    finally:
+        session.info[_UNIT_OF_WORK_DEPTH] -= 1
 
 
 def begin_writing(session: Session) -> None:
