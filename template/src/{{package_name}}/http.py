@@ -1,8 +1,10 @@
 """What every request and response gets, whichever view handles it.
 
-Request bodies are JSON or nothing (a form or ``text/plain`` body is what a
-cross-site page can send without asking): anything else is a 415. Bodies
-over ``MAX_CONTENT_LENGTH`` are a 413 (Werkzeug enforces it while reading).
+Views read request bodies through :func:`json_body`, which takes JSON only
+(a form or ``text/plain`` body is what a cross-site page can send without
+asking): anything else is a 415. HTML views an app adds keep their forms.
+Bodies over ``MAX_CONTENT_LENGTH`` are a 413 (Werkzeug enforces it while
+reading).
 JSON is parsed strictly: strings with NUL or lone surrogates, ``NaN``, and
 nesting deeper than ``JSON_MAX_DEPTH`` are a 400, never a 500 further in.
 Every response carries the security headers a JSON API should send.
@@ -14,10 +16,7 @@ from typing import Any
 
 from flask import Flask, Response, request
 from flask.json.provider import DefaultJSONProvider
-from werkzeug.exceptions import UnsupportedMediaType
 
-# Methods whose body a view may read.
-BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # NUL (PostgreSQL text cannot hold it) and UTF-16 surrogates (not encodable).
 _FORBIDDEN_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
 
@@ -48,9 +47,8 @@ class StrictJSONProvider(DefaultJSONProvider):
 
 
 def init_app(app: Flask) -> None:
-    """Parse JSON strictly, refuse non-JSON bodies, add the security headers."""
+    """Parse JSON strictly and add the security headers."""
     app.json = StrictJSONProvider(app)
-    app.before_request(_refuse_non_json_body)
     app.after_request(_add_security_headers)
 
 
@@ -61,14 +59,6 @@ def json_body() -> Any:
     or refused by the strict parser (both as JSON errors, via ``errors.py``).
     """
     return request.get_json()
-
-
-def _refuse_non_json_body() -> None:
-    has_body = bool(request.content_length) or "chunked" in request.headers.get(
-        "Transfer-Encoding", ""
-    )
-    if request.method in BODY_METHODS and has_body and not request.is_json:
-        raise UnsupportedMediaType("Request bodies must be JSON (application/json).")
 
 
 def _add_security_headers(response: Response) -> Response:
