@@ -234,10 +234,11 @@ def fresh_database(postgres_url: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{dbname}"))
 
 
-def create_owner(postgres_url: str, name: str) -> None:
+def create_owner(postgres_url: str, name: str, password: str | None = None) -> None:
     """A login role that may create databases, with a database it owns, both
-    named `name` (password `name`), as a generated README has the reader make
-    them; made afresh when another test on this server made them already."""
+    named `name` (password `password`, else `name`), as a generated README has
+    the reader make them; made afresh when another test on this server made
+    them already."""
     import psycopg
     from psycopg import sql
 
@@ -246,7 +247,9 @@ def create_owner(postgres_url: str, name: str) -> None:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(role))
         conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(role))
         conn.execute(
-            sql.SQL("CREATE ROLE {} LOGIN CREATEDB PASSWORD {}").format(role, sql.Literal(name))
+            sql.SQL("CREATE ROLE {} LOGIN CREATEDB PASSWORD {}").format(
+                role, sql.Literal(password or name)
+            )
         )
         conn.execute(sql.SQL("CREATE DATABASE {0} OWNER {0}").format(role))
 

@@ -148,9 +148,11 @@ def test_postgresql_accepts_the_development_role(
     )
     url = urlsplit(env_line.removeprefix("DATABASE_URL="))
     database = url.path.lstrip("/")
-    assert url.username == url.password == database
+    assert url.username == database
     assert url.username is not None
-    assert url.password is not None
-    servers.create_owner(postgres_url, url.username)  # refused for a reserved name
+    # The password is the project's own random POSTGRES_PASSWORD, which compose uses too.
+    assert f"\nPOSTGRES_PASSWORD={url.password}\n" in (project / ".env").read_text()
+    assert url.password is not None and len(url.password) >= 32
+    servers.create_owner(postgres_url, url.username, url.password)  # refused for a reserved name
     compose = (project / "compose.yaml").read_text()
     assert f"POSTGRES_USER: {url.username}" in compose

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import time
@@ -120,7 +121,7 @@ def test_task_of_a_killed_worker_is_redelivered_and_completes_once(
             venv,
             {
                 "DATABASE_URL": url,
-                "SECRET_KEY": "w" * 32,
+                "SECRET_KEY": secrets.token_hex(32),
                 "CELERY_BROKER_URL": redis_url,
                 "CELERY_RESULT_BACKEND": redis_url,
                 "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),

@@ -9,6 +9,7 @@ makes it pass.
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import subprocess
 from pathlib import Path
@@ -77,7 +78,7 @@ def _upgrade_at_once(venv: Path, project: Path, url: str) -> list[subprocess.Com
             venv,
             {
                 "DATABASE_URL": url,
-                "SECRET_KEY": "m" * 32,
+                "SECRET_KEY": secrets.token_hex(32),
                 "PGOPTIONS": "-c lock_timeout=300 -c statement_timeout=5000",
             },
         )

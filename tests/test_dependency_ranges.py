@@ -21,6 +21,7 @@ import functools
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 from pathlib import Path
@@ -163,7 +164,10 @@ def _assert_gunicorn_loads_the_app(venv: Path, project: Path, tmp_path: Path) ->
         cwd=project,
         env=tool_env(
             venv,
-            {"SECRET_KEY": "s" * 32, "DATABASE_URL": f"sqlite:///{tmp_path / 'check.sqlite3'}"},
+            {
+                "SECRET_KEY": secrets.token_hex(32),
+                "DATABASE_URL": f"sqlite:///{tmp_path / 'check.sqlite3'}",
+            },
         ),
     )
 

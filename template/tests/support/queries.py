@@ -6,8 +6,17 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 
-#: Transaction control is not a query (Django's ``assertNumQueries`` agrees).
-TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+#: Transaction control is not a query (Django's ``assertNumQueries`` agrees),
+#: nor is the per-transaction ``set_config`` that ``pooler.py`` issues behind
+#: PgBouncer: a block runs as many queries with ``DATABASE_POOLER`` as without.
+TRANSACTION_CONTROL = (
+    "BEGIN",
+    "COMMIT",
+    "ROLLBACK",
+    "SAVEPOINT",
+    "RELEASE",
+    "SELECT SET_CONFIG(",
+)
 
 
 @contextmanager
