@@ -9,6 +9,7 @@ makes it pass.
 
 from __future__ import annotations
 
+import re
 import secrets
 import shutil
 import subprocess
@@ -43,7 +44,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "9001"
-down_revision = "0001"
+down_revision = "{head}"
 
 
 def upgrade() -> None:
@@ -63,8 +64,23 @@ def slow_project(render: Render, tmp_path: Path) -> Path:
     project = tmp_path / "project"
     shutil.copytree(render(ANSWERS), project, symlinks=True)
     versions = project / "src" / PACKAGE / "migrations" / "versions"
-    (versions / "9001_slow.py").write_text(SLOW_MIGRATION)
+    (versions / "9001_slow.py").write_text(SLOW_MIGRATION.format(head=_head(versions)))
     return project
+
+
+def _head(versions: Path) -> str:
+    """The newest revision of the project's own migrations (none names it as its parent)."""
+    revisions, parents = set(), set()
+    for path in versions.glob("*.py"):
+        text = path.read_text()
+        revision = re.search(r'^revision = "([^"]+)"', text, re.MULTILINE)
+        parent = re.search(r'^down_revision = "([^"]+)"', text, re.MULTILINE)
+        if revision:
+            revisions.add(revision.group(1))
+        if parent:
+            parents.add(parent.group(1))
+    (head,) = revisions - parents
+    return head
 
 
 def _upgrade_at_once(venv: Path, project: Path, url: str) -> list[subprocess.CompletedProcess[str]]:
