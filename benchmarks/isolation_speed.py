@@ -18,7 +18,7 @@ and tear down the session fixtures (app, database, migrations), which a suite
 pays once, not per test. Prints, per variant, the median over runs of the
 median ms per test, the cost over the baseline and the speedup over naive, on
 an SQLite file and on PostgreSQL.
-Run with the suite's interpreter: .venv-test/bin/python benchmarks/isolation_speed.py
+Run with the suite's interpreter: .venv-test/bin/python -m benchmarks.isolation_speed
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-import _support
-from _support import Project, median, verdict
+from harness import benchmark
+from harness.benchmark import median, verdict
+from harness.project import Project
 
 VARIANTS = {
     "baseline": "no-database baseline",
@@ -239,8 +240,8 @@ def main() -> int:
         parser.error("--tests must be at least 3 (the first and last are left out)")
 
     with contextlib.ExitStack() as stack:
-        project = stack.enter_context(_support.rendered_project(args.template))
-        postgres = stack.enter_context(_support.maybe_postgres(not args.no_postgres))
+        project = stack.enter_context(benchmark.rendered_project(args.template))
+        postgres = stack.enter_context(benchmark.maybe_postgres(not args.no_postgres))
         workdir = Path(
             stack.enter_context(tempfile.TemporaryDirectory(prefix="tpl-isolation-"))
         ).resolve()
@@ -252,7 +253,7 @@ def main() -> int:
         ms = measure(project, dirs, args.repeats, None)
         report("SQLite (file)", "sqlite", ms, args.tests, args.repeats)
         if postgres is not None:
-            url = _support.fresh_postgres_database(postgres, "isolation")
+            url = benchmark.fresh_postgres_database(postgres, "isolation")
             ms = measure(project, dirs, args.repeats, url)
             report(
                 "PostgreSQL (local server, fsync off)", "postgresql", ms, args.tests, args.repeats

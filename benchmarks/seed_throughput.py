@@ -15,7 +15,7 @@ an SQLite file and on a throwaway PostgreSQL server:
 
 Prints medians of rows/s and how many times faster `flask seed` is than each,
 then the peak RSS of `flask seed` subprocesses at two sizes (flat memory).
-Run with the suite's interpreter: .venv-test/bin/python benchmarks/seed_throughput.py
+Run with the suite's interpreter: .venv-test/bin/python -m benchmarks.seed_throughput
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import _support
-import projects  # the suite's helpers; _support put tests/ on the path
-from _support import Project, median, ratio, verdict
+from harness import benchmark
+from harness.benchmark import median, ratio, verdict
+from harness.commands import clean_env
+from harness.project import Project
 
 RUNNER = Path(__file__).resolve().parent / "_seed_runner.py"
 
@@ -113,7 +114,7 @@ def peak_rss(project: Project, url: str, count: int) -> tuple[float, float]:
         "--count",
         str(count),
     ]
-    env = projects.clean_env(project.env({"DATABASE_URL": url}))
+    env = clean_env(project.env({"DATABASE_URL": url}))
     start = time.perf_counter()
     process = subprocess.Popen(
         cmd,
@@ -185,8 +186,8 @@ def main() -> int:
     args = parser.parse_args()
 
     with contextlib.ExitStack() as stack:
-        project = stack.enter_context(_support.rendered_project(args.template))
-        postgres = stack.enter_context(_support.maybe_postgres(not args.no_postgres))
+        project = stack.enter_context(benchmark.rendered_project(args.template))
+        postgres = stack.enter_context(benchmark.maybe_postgres(not args.no_postgres))
         workdir = Path(
             stack.enter_context(tempfile.TemporaryDirectory(prefix="tpl-seed-"))
         ).resolve()
@@ -207,7 +208,7 @@ def main() -> int:
         )
 
         if postgres is not None:
-            pg_url = _support.fresh_postgres_database(postgres, "seed_template")
+            pg_url = benchmark.fresh_postgres_database(postgres, "seed_template")
             migrated_database(project, pg_url)
             pg = report(
                 "PostgreSQL (local server, fsync off)",

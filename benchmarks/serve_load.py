@@ -20,7 +20,7 @@ The load generator is Python threads on raw sockets in this process, on the
 same cores as gunicorn: its CPU share is printed, and absolute figures are
 lower than a native generator would show. Ratios are what to compare.
 
-    .venv-test/bin/python benchmarks/serve_load.py [--runs 3] [--duration 3]
+    .venv-test/bin/python -m benchmarks.serve_load [--runs 3] [--duration 3]
 """
 
 from __future__ import annotations
@@ -41,10 +41,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import _serving
-import _support
-import projects  # the suite's helpers; _support put tests/ on the path
-from _serving import Call, Gunicorn, LoadResult
+from harness import benchmark, gunicorn
+from harness.commands import clean_env
+from harness.gunicorn import Call, Gunicorn, LoadResult
+from harness.project import Project
 
 BARE_APP = textwrap.dedent(
     '''
@@ -105,10 +105,10 @@ class Figures:
 
     @property
     def rate(self) -> float:
-        return _support.median([r.rate for r in self.runs])
+        return benchmark.median([r.rate for r in self.runs])
 
     def latency_ms(self, q: float) -> float:
-        return _support.median([r.percentile(q) * 1000 for r in self.runs])
+        return benchmark.median([r.percentile(q) * 1000 for r in self.runs])
 
     @property
     def spread(self) -> float:
@@ -167,7 +167,7 @@ def plan_read(rng: random.Random, worker: int, seq: int) -> Call:
     return Call("read", "GET", f"/api/users/{rng.randint(1, SEEDED_USERS)}")
 
 
-def make_plan_insert(token: str) -> _serving.Plan:
+def make_plan_insert(token: str) -> gunicorn.Plan:
     """POST a never-used username: one INSERT and COMMIT."""
     numbers = itertools.count()  # across runs too: every name is new
 
@@ -188,7 +188,7 @@ _INVALID: tuple[object, ...] = (
 )
 
 
-def make_plan_mixed(token: str) -> _serving.Plan:
+def make_plan_mixed(token: str) -> gunicorn.Plan:
     """Valid and invalid input together: what a public API really gets."""
     numbers = itertools.count()
 
@@ -224,14 +224,14 @@ class Scenario:
     mode: Mode
     database: str
     name: str
-    plan: _serving.Plan
+    plan: gunicorn.Plan
 
 
 @dataclass
 class Bench:
     """Shared settings and the collected figures."""
 
-    project: _support.Project
+    project: Project
     workdir: Path
     runs: int
     duration: float
@@ -242,7 +242,7 @@ class Bench:
 
     def env(self, extra: Mapping[str, str]) -> dict[str, str]:
         """The project's tool environment, cleaned of the caller's leaky variables."""
-        return projects.clean_env(self.project.env({"FLASK_POOL_STATUS_ENDPOINT": "true", **extra}))
+        return clean_env(self.project.env({"FLASK_POOL_STATUS_ENDPOINT": "true", **extra}))
 
     @contextlib.contextmanager
     def serve(
@@ -269,7 +269,7 @@ class Bench:
         is only fair if both were measured under the same drift.
         """
         for scenario in scenarios:
-            _serving.run_load(
+            gunicorn.run_load(
                 scenario.server.port,
                 scenario.plan,
                 concurrency=self.concurrency,
@@ -283,7 +283,7 @@ class Bench:
                 server = scenario.server
                 before = resource.getrusage(resource.RUSAGE_SELF)
                 server_before = server.workers_cpu_seconds()
-                result = _serving.run_load(
+                result = gunicorn.run_load(
                     server.port,
                     scenario.plan,
                     concurrency=self.concurrency,
@@ -324,7 +324,7 @@ def _row(f: Figures) -> str:
     return (
         f"{f.mode:<8} {f.database:<10} {f.scenario:<22} {f.rate:>8.0f} {f.spread * 100:>6.0f}% "
         f"{f.latency_ms(0.50):>8.2f} {f.latency_ms(0.99):>8.2f} {f.server_errors:>5} {unexpected:>5} "
-        f"{errors:>5} {_support.median(f.cpu_share) * 100:>7.0f}% {_support.median(f.server_cpu):>8.2f}"
+        f"{errors:>5} {benchmark.median(f.cpu_share) * 100:>7.0f}% {benchmark.median(f.server_cpu):>8.2f}"
     )
 
 
@@ -370,7 +370,7 @@ def run_mode(bench: Bench, mode: Mode, bare: Path, pg_server: str | None) -> Non
         databases = [("sqlite", f"sqlite:///{bench.workdir / f'{mode.name}.sqlite3'}")]
         if pg_server is not None:
             databases.append(
-                ("postgresql", _support.fresh_postgres_database(pg_server, f"serve_{mode.name}"))
+                ("postgresql", benchmark.fresh_postgres_database(pg_server, f"serve_{mode.name}"))
             )
         for database, url in databases:
             scenarios += serve_database(bench, stack, mode, database, url)
@@ -393,14 +393,14 @@ def summarize(bench: Bench) -> None:
         ceiling = ceilings[f.mode]
         # Per round (both measured back to back), then the median of those.
         per_round = [r.rate / c.rate for r, c in zip(f.runs, ceiling.runs, strict=True) if c.rate]
-        value = _support.median(per_round) if per_round else 0.0
-        by_cpu = _support.median(
+        value = benchmark.median(per_round) if per_round else 0.0
+        by_cpu = benchmark.median(
             [c / r for r, c in zip(f.server_cpu, ceiling.server_cpu, strict=True) if r]
         )
         print(
             f"ratio read-by-key/ceiling  {f.mode:<8} {f.database:<10} {value:.2f} "
             f"(per-round ratios {', '.join(f'{v:.2f}' for v in per_round)})  "
-            f"(goal >= 0.5: {_support.verdict(value >= 0.5)});  by worker CPU per request: {by_cpu:.2f}"
+            f"(goal >= 0.5: {benchmark.verdict(value >= 0.5)});  by worker CPU per request: {by_cpu:.2f}"
         )
     server_errors = sum(f.server_errors for f in bench.figures)
     per = ", ".join(
@@ -409,7 +409,7 @@ def summarize(bench: Bench) -> None:
         if f.server_errors
     )
     print(
-        f"5xx responses, all scenarios: {server_errors}  (goal 0: {_support.verdict(server_errors == 0)})"
+        f"5xx responses, all scenarios: {server_errors}  (goal 0: {benchmark.verdict(server_errors == 0)})"
         + (f"  {per}" if per else "")
     )
     unexpected: Counter[tuple[str, int]] = Counter()
@@ -419,11 +419,11 @@ def summarize(bench: Bench) -> None:
         transport.update(f.transport_errors)
     print(
         f"responses with an unexpected status: {sum(unexpected.values())} {dict(unexpected) or ''}"
-        f"  (goal 0: {_support.verdict(not unexpected)})"
+        f"  (goal 0: {benchmark.verdict(not unexpected)})"
     )
     print(
         f"connection errors: {sum(transport.values())} {dict(transport) or ''}"
-        f"  (goal 0: {_support.verdict(not transport)})"
+        f"  (goal 0: {benchmark.verdict(not transport)})"
     )
     for f in bench.figures:
         if f.scenario.startswith("mixed"):
@@ -432,7 +432,7 @@ def summarize(bench: Bench) -> None:
             )
             print(f"mixed statuses {f.mode}/{f.database}: {shown}")
     for line, ok in bench.pool_lines:
-        print(f"pool {line}  (goal 0 on every worker: {_support.verdict(ok)})")
+        print(f"pool {line}  (goal 0 on every worker: {benchmark.verdict(ok)})")
 
 
 def machine_state() -> str:
@@ -471,11 +471,11 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     with contextlib.ExitStack() as stack:
-        project = stack.enter_context(_support.rendered_project(args.template))
+        project = stack.enter_context(benchmark.rendered_project(args.template))
         workdir = Path(
             stack.enter_context(tempfile.TemporaryDirectory(prefix="tpl-serve-"))
         ).resolve()
-        pg_server = stack.enter_context(_support.maybe_postgres(not args.no_postgres))
+        pg_server = stack.enter_context(benchmark.maybe_postgres(not args.no_postgres))
         bench = Bench(
             project, workdir, args.runs, args.duration, args.concurrency, args.max_requests
         )

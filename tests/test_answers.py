@@ -15,8 +15,10 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-import servers
-from projects import Render, check, copy_template, run
+from harness import servers
+from harness.checks import check
+from harness.commands import run
+from harness.rendering import Render, copy_template
 
 GOOD = {"project_name": "My Shop"}
 

@@ -19,7 +19,10 @@ from typing import Any
 import pytest
 import yaml
 
-from projects import Answers, Render, VenvPool, check, copy_template, run, tool_env, venv_bin
+from harness.checks import check
+from harness.commands import run
+from harness.rendering import Answers, Render, copy_template
+from harness.venvs import VenvPool, tool_env, venv_bin
 
 LONG_NAME = ("Quite Long Project Name " * 5)[:100]
 LONG_DESCRIPTION = ("A description that goes on and on. " * 6)[:200]

@@ -23,18 +23,12 @@ from typing import Any
 import psycopg
 import pytest
 
-import servers
-from projects import (
-    Render,
-    check,
-    clean_env,
-    closed_questions,
-    committed_copier_config,
-    matrix_answers,
-    run,
-    tool_env,
-    venv_bin,
-)
+from harness import servers
+from harness.checks import check
+from harness.commands import clean_env, run
+from harness.matrix import closed_questions, committed_copier_config, matrix_answers
+from harness.rendering import Render
+from harness.venvs import tool_env, venv_bin
 
 pytestmark = pytest.mark.full
 

@@ -31,18 +31,15 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-import servers
-from projects import (
+from harness import servers
+from harness.checks import check
+from harness.commands import run
+from harness.matrix import closed_questions, committed_copier_config, matrix_answers
+from harness.rendering import Render, answers_slug
+from harness.venvs import (
     HIGHEST,
     LOWEST_DIRECT,
-    Render,
-    answers_slug,
-    check,
-    closed_questions,
-    committed_copier_config,
-    matrix_answers,
     read_pyproject,
-    run,
     run_project_tests,
     tool_env,
     venv_bin,

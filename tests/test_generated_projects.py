@@ -23,22 +23,19 @@ from typing import Any
 import pytest
 import yaml
 
-import servers
-from projects import (
-    Render,
+from harness import servers
+from harness.checks import check
+from harness.commands import run
+from harness.matrix import (
     answer_matrix,
-    answers_slug,
-    check,
     closed_answers_id,
     closed_questions,
     committed_copier_config,
     matrix_answers,
     pairwise_cover,
-    run,
-    run_project_tests,
-    tool_env,
-    venv_bin,
 )
+from harness.rendering import Render, answers_slug
+from harness.venvs import run_project_tests, tool_env, venv_bin
 
 QUESTIONS = closed_questions(committed_copier_config())
 MATRIX = [matrix_answers(QUESTIONS, combo) for combo in answer_matrix(QUESTIONS)]

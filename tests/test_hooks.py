@@ -15,7 +15,7 @@ from types import ModuleType
 
 import pytest
 
-from projects import run
+from harness.commands import run
 
 HOOKS_DIR = Path(__file__).resolve().parents[1] / "hooks"
 

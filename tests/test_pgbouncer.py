@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,22 +19,14 @@ from typing import Any
 
 import pytest
 
-import servers
-from pgbouncer import PgBouncer, pgbouncer, pgbouncer_binary
-from projects import (
-    Render,
-    check,
-    clean_env,
-    closed_questions,
-    committed_copier_config,
-    matrix_answers,
-    run,
-    tool_env,
-    venv_bin,
-)
-
-sys.path.append(str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from _serving import Call, Gunicorn, run_load
+from harness import servers
+from harness.checks import check
+from harness.commands import clean_env, run
+from harness.gunicorn import Call, Gunicorn, run_load
+from harness.matrix import closed_questions, committed_copier_config, matrix_answers
+from harness.pgbouncer import PgBouncer, pgbouncer, pgbouncer_binary
+from harness.rendering import Render
+from harness.venvs import tool_env, venv_bin
 
 pytestmark = pytest.mark.full
 

@@ -20,7 +20,7 @@ Conventions (say them in the README templates' comments too):
   work and publish a newer template release before "Updating from the template".
 - The test sets only: `FLASK_RUN_PORT` and `PORT` (free ports; the probe URLs'
   5000 and 8000 follow), `DATABASE_URL` for PostgreSQL and `CELERY_BROKER_URL`,
-  `CELERY_RESULT_BACKEND` for Celery (private servers from tests/servers.py);
+  `CELERY_RESULT_BACKEND` for Celery (private servers from harness/servers.py);
   `localhost:5432` in commands names the private PostgreSQL server. For another
   answer set it appends `--data` answers to the quick start's `copier copy`.
 """
@@ -35,8 +35,11 @@ from typing import Any
 import pytest
 import yaml
 
-import servers
-from projects import GIT_IDENTITY, Render, check, clean_env, run
+from harness import servers
+from harness.checks import check
+from harness.commands import clean_env, run
+from harness.git import GIT_IDENTITY
+from harness.rendering import Render
 
 pytestmark = pytest.mark.full
 

@@ -12,17 +12,19 @@ for recovery.
 from __future__ import annotations
 
 import socket
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-import servers
-from postgres_control import PostgresControl, libpq_url
-from projects import check
-from serving_app import (  # fixtures too, used by name
+# gunicorn and HTTP helpers shared with the benchmark (standard library only).
+from harness import gunicorn, servers
+from harness.checks import check
+from harness.gunicorn import request
+from harness.postgres_control import PostgresControl
+from harness.servers import libpq_url
+from harness.serving_app import (  # fixtures too, used by name
     ANSWERS,
     App,
     Poller,
@@ -34,11 +36,6 @@ from serving_app import (  # fixtures too, used by name
     serving,
     wait_for,
 )
-
-sys.path.append(str(Path(__file__).resolve().parent.parent / "benchmarks"))
-# gunicorn and HTTP helpers shared with the benchmark (standard library only).
-import _serving
-from _serving import request
 
 pytestmark = pytest.mark.full
 __all__ = ["app", "private_postgres", "restartable_postgres"]  # fixtures used by name
@@ -248,7 +245,7 @@ def test_stalled_client_does_not_block_others_or_keep_a_connection(
         user_path = f"/api/users/{made.json()['id']}"
         workers_before = server.worker_pids()
 
-        with socket.create_connection((_serving.LOOPBACK, server.port), timeout=30) as stalled:
+        with socket.create_connection((gunicorn.LOOPBACK, server.port), timeout=30) as stalled:
             stalled.sendall(f"GET {user_path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ".encode())
             served = []
             for _ in range(20):

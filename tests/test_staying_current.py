@@ -18,18 +18,16 @@ from typing import Any
 import pytest
 import yaml
 
-from projects import (
-    Answers,
-    Render,
-    check,
+from harness.checks import check
+from harness.commands import run
+from harness.git import git_commit_all
+from harness.matrix import (
     closed_answers_id,
     closed_questions,
     committed_copier_config,
-    copy_template,
-    git_commit_all,
     matrix_answers,
-    run,
 )
+from harness.rendering import Answers, Render, copy_template
 
 pytestmark = pytest.mark.render
 

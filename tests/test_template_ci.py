@@ -1,7 +1,7 @@
 """The template repository's own workflow runs this suite with what it needs.
 
 A fork is tested on every push only if `.github/workflows/test.yml` is valid and
-gives bin/test the server binaries tests/servers.py starts, the history the
+gives bin/test the server binaries harness/servers.py starts, the history the
 update tests rebuild releases from, and both Pythons test_dependency_ranges.py
 installs generated projects with.
 """
@@ -16,7 +16,7 @@ import pytest
 import yaml
 from packaging.version import Version
 
-from projects import run
+from harness.commands import run
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW = REPO / ".github" / "workflows" / "test.yml"

@@ -23,19 +23,16 @@ import pytest
 import yaml
 from packaging.specifiers import SpecifierSet
 
-from projects import (
-    Answers,
-    Render,
-    VenvPool,
-    check,
+from harness.checks import check
+from harness.commands import run
+from harness.matrix import (
     closed_answers_id,
     closed_questions,
     committed_copier_config,
     matrix_answers,
-    run,
-    tool_env,
-    venv_bin,
 )
+from harness.rendering import Answers, Render
+from harness.venvs import VenvPool, tool_env, venv_bin
 
 QUESTIONS = closed_questions(committed_copier_config())
 DEFAULTS = matrix_answers(QUESTIONS)

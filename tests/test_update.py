@@ -28,8 +28,12 @@ import pytest
 import yaml
 from packaging.version import Version
 
-import servers
-from projects import GIT_IDENTITY, answers_slug, check, git_commit_all, run, run_project_tests
+from harness import servers
+from harness.checks import check
+from harness.commands import run
+from harness.git import GIT_IDENTITY, git_commit_all
+from harness.rendering import answers_slug
+from harness.venvs import run_project_tests
 
 ANSWERS: dict[str, Any] = {"project_name": "Update Demo"}
 PACKAGE = "update_demo"

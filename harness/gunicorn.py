@@ -3,7 +3,7 @@
 Shared by `benchmarks/serve_load.py` (figures) and `tests/test_serving.py`
 (fault tests), so both drive the app exactly as production does: gunicorn in
 front, real sockets, nothing in-process. Standard library only, so the suite
-can import it without the benchmark plumbing in `_support.py`.
+can import it without the benchmark plumbing in `benchmark.py`.
 
 Everything talks to 127.0.0.1 only, and every loop is bounded in both request
 count and wall time.

@@ -12,7 +12,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import servers
+from harness import servers
+from harness.servers import libpq_url
 
 
 @dataclass
@@ -76,8 +77,3 @@ class PostgresControl:
         self.stop()
         time.sleep(down_seconds)
         self.start()
-
-
-def libpq_url(url: str) -> str:
-    """psycopg's spelling of a SQLAlchemy PostgreSQL URL."""
-    return url.replace("postgresql+psycopg://", "postgresql://", 1)

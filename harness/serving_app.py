@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import http.client
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -25,13 +24,15 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import yaml
 
-import servers
-from postgres_control import PostgresControl, libpq_url
-from projects import Render, clean_env, run, tool_env, venv_bin
+from harness import servers
+from harness.commands import clean_env, run
 
-sys.path.append(str(Path(__file__).resolve().parent.parent / "benchmarks"))
 # gunicorn and HTTP helpers shared with the benchmark (standard library only).
-from _serving import Gunicorn, request
+from harness.gunicorn import Gunicorn, request
+from harness.postgres_control import PostgresControl
+from harness.rendering import Render
+from harness.servers import libpq_url
+from harness.venvs import tool_env, venv_bin
 
 ANSWERS: dict[str, Any] = {"project_name": "Demo App"}
 SECRET_KEY = "serving-tests-" + "s" * 32

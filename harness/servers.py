@@ -210,7 +210,7 @@ def postgres_server() -> Iterator[str]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def _libpq_url(sqlalchemy_url: str) -> str:
+def libpq_url(sqlalchemy_url: str) -> str:
     """Turn `postgresql+psycopg://…` into the plain URI psycopg understands."""
     parts = urlsplit(sqlalchemy_url)
     return urlunsplit(parts._replace(scheme="postgresql"))
@@ -228,7 +228,7 @@ def fresh_database(postgres_url: str, name: str) -> str:
 
     slug = re.sub(r"[^a-z0-9_]+", "_", name.lower()).strip("_")[:40] or "db"
     dbname = f"{slug}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(_libpq_url(postgres_url), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(postgres_url), autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
     parts = urlsplit(postgres_url)
     return urlunsplit(parts._replace(path=f"/{dbname}"))
@@ -242,7 +242,7 @@ def create_owner(postgres_url: str, name: str) -> None:
     from psycopg import sql
 
     role = sql.Identifier(name)
-    with psycopg.connect(_libpq_url(postgres_url), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(postgres_url), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(role))
         conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(role))
         conn.execute(

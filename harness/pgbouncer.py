@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import servers
+from harness import servers
 
 #: Server connections PgBouncer opens per database and user.
 POOL_SIZE = 10

@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from _serving import request
+from harness.gunicorn import request
 
 
 @dataclass(frozen=True)
