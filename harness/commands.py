@@ -57,9 +57,10 @@ def run(
     cwd: Path,
     env: Mapping[str, str | None] | None = None,
     timeout: float = 900,
-    check: bool = True,
+    must_succeed: bool = True,
 ) -> subprocess.CompletedProcess[str]:
-    """Run a command; on failure raise AssertionError with its command and output.
+    """Run a command; when it fails (and `must_succeed`), raise AssertionError with
+    its command and output.
 
     The child gets `clean_env(env)`: the suite's environment minus variables
     that leak pytest or virtualenv state, plus `env`.
@@ -91,7 +92,7 @@ def run(
             f"command timed out after {timeout:g}s: {shown}\n(cwd: {cwd})\n"
             f"--- stdout ---\n{_tail(out)}\n--- stderr ---\n{_tail(err)}"
         ) from None
-    if check and proc.returncode != 0:
+    if must_succeed and proc.returncode != 0:
         raise AssertionError(
             f"command failed with exit code {proc.returncode}: {shown}\n(cwd: {cwd})\n"
             f"--- stdout ---\n{_tail(proc.stdout)}\n--- stderr ---\n{_tail(proc.stderr)}"

@@ -22,7 +22,6 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-import yaml
 
 from harness import servers
 from harness.commands import clean_env, run
@@ -30,7 +29,7 @@ from harness.commands import clean_env, run
 # gunicorn and HTTP helpers shared with the benchmark (standard library only).
 from harness.gunicorn import Gunicorn, request
 from harness.postgres_control import PostgresControl
-from harness.rendering import Render
+from harness.rendering import Render, package_name
 from harness.servers import libpq_url
 from harness.venvs import tool_env, venv_bin
 
@@ -67,7 +66,7 @@ class App:
         )
 
     def flask(
-        self, database_url: str, *args: str, check: bool = True
+        self, database_url: str, *args: str, must_succeed: bool = True
     ) -> subprocess.CompletedProcess[str]:
         """`flask --app <package> ...` from the project root, as its README says."""
         return run(
@@ -75,7 +74,7 @@ class App:
             cwd=self.path,
             env=self.env(database_url),
             timeout=120,
-            check=check,
+            must_succeed=must_succeed,
         )
 
     def gunicorn(
@@ -98,8 +97,7 @@ class App:
 def app(render: Render, project_env: Callable[[Path], Path], tmp_path: Path) -> App:
     """The default render, installed (its dev extra brings psycopg for PostgreSQL)."""
     project = render(ANSWERS)
-    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
-    return App(project, project_env(project), str(answers["package_name"]), tmp_path / "logs")
+    return App(project, project_env(project), package_name(project), tmp_path / "logs")
 
 
 @contextlib.contextmanager

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from packaging.requirements import Requirement
 from packaging.version import Version
 
@@ -35,7 +34,7 @@ from harness import servers
 from harness.checks import check
 from harness.commands import run
 from harness.matrix import closed_questions, committed_copier_config, matrix_answers
-from harness.rendering import Render, answers_slug
+from harness.rendering import Render, answers_slug, package_name
 from harness.venvs import (
     HIGHEST,
     LOWEST_DIRECT,
@@ -154,7 +153,7 @@ def _assert_resolved(venv: Path, project: Path, resolution: str) -> dict[str, st
 def _assert_gunicorn_loads_the_app(venv: Path, project: Path, tmp_path: Path) -> None:
     """The project's suite never imports gunicorn: this gunicorn builds the app
     from the README's app spec and accepts the project's gunicorn settings."""
-    package = yaml.safe_load((project / ".copier-answers.yml").read_text())["package_name"]
+    package = package_name(project)
     run(
         [venv_bin(venv, "gunicorn"), "--check-config", f"{package}:create_app()"],
         cwd=project,

@@ -26,6 +26,7 @@ import yaml
 from harness import servers
 from harness.checks import check
 from harness.commands import run
+from harness.git import assert_git_clean
 from harness.matrix import (
     answer_matrix,
     closed_answers_id,
@@ -34,7 +35,7 @@ from harness.matrix import (
     matrix_answers,
     pairwise_cover,
 )
-from harness.rendering import Render, answers_slug
+from harness.rendering import Render, answers_slug, recorded_answers
 from harness.venvs import run_project_tests, tool_env, venv_bin
 
 QUESTIONS = closed_questions(committed_copier_config())
@@ -168,7 +169,7 @@ def test_answers_file_records_source_and_answers(
     render: Render, template_clone: Path, answers: dict[str, Any]
 ) -> None:
     project = render(answers)
-    recorded = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    recorded = recorded_answers(project)
     assert recorded["_src_path"] == str(template_clone)
     assert recorded.get("_commit"), recorded
     for key, value in answers.items():
@@ -183,7 +184,7 @@ def test_ruff_check_passes(render: Render, project_env: Any, answers: dict[str, 
     project = render(answers)
     venv = project_env(project)
     run([venv_bin(venv, "ruff"), "check", "--no-cache", "."], cwd=project, env=tool_env(venv))
-    _assert_git_clean(project, "ruff check")
+    assert_git_clean(project, "ruff check")
 
 
 @pytest.mark.full
@@ -199,7 +200,7 @@ def test_ruff_format_leaves_code_alone(
         cwd=project,
         env=tool_env(venv),
     )
-    _assert_git_clean(project, "ruff format --check")
+    assert_git_clean(project, "ruff format --check")
 
 
 @pytest.mark.full
@@ -209,7 +210,7 @@ def test_mypy_passes(render: Render, project_env: Any, answers: dict[str, Any]) 
     project = render(answers)
     venv = project_env(project)
     run([venv_bin(venv, "mypy")], cwd=project, env=tool_env(venv))
-    _assert_git_clean(project, "mypy")
+    assert_git_clean(project, "mypy")
 
 
 @pytest.mark.full
@@ -232,11 +233,4 @@ def test_project_suite_passes(
         extra["CELERY_BROKER_URL"] = redis_url
         extra["CELERY_RESULT_BACKEND"] = redis_url
     run_project_tests(venv, project, *parallel, extra=extra)
-    _assert_git_clean(project, "the project's own suite")
-
-
-def _assert_git_clean(project: Path, tool: str) -> None:
-    """Whatever a tool writes (SQLite files, caches) must be ignored by git, or the
-    owner's first `git add -A` commits it."""
-    status = run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=project).stdout
-    assert not status, f"{tool} left files git does not ignore:\n{status}"
+    assert_git_clean(project, "the project's own suite")

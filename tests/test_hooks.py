@@ -369,7 +369,7 @@ def test_old_template_files_needs_a_committed_answers_file(tmp_path: Path) -> No
 
 
 def _script(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return run([sys.executable, HOOKS_DIR / "move_paths.py", *args], cwd=cwd, check=False)
+    return run([sys.executable, HOOKS_DIR / "move_paths.py", *args], cwd=cwd, must_succeed=False)
 
 
 def test_script_moves_and_reports(tmp_path: Path) -> None:

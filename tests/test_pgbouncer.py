@@ -120,10 +120,10 @@ def test_without_the_setting_statements_collide_and_doctor_fails(
     assert int(pooled) == 0
 
     doctor = [venv_bin(venv, "flask"), "--app", PACKAGE, "doctor", "--json"]
-    caught = run(doctor, cwd=project, env=_env(venv, url), check=False)
+    caught = run(doctor, cwd=project, env=_env(venv, url), must_succeed=False)
     assert caught.returncode == 1, caught.stdout + caught.stderr
     assert _finding(caught.stdout, "pgbouncer")["status"] == "fail"
-    fixed = run(doctor, cwd=project, env=_env(venv, url, **POOLER), check=False)
+    fixed = run(doctor, cwd=project, env=_env(venv, url, **POOLER), must_succeed=False)
     assert _finding(fixed.stdout, "pgbouncer")["status"] == "ok", fixed.stdout
 
 

@@ -33,13 +33,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from harness import servers
 from harness.checks import check
 from harness.commands import clean_env, run
 from harness.git import GIT_IDENTITY
-from harness.rendering import Render
+from harness.rendering import Render, recorded_answers
 
 pytestmark = pytest.mark.full
 
@@ -121,7 +120,7 @@ def after_copy_commands(copier_output: str) -> str:
 def bash(script: str, cwd: Path, env: dict[str, str], log: Path) -> str:
     """Run `script` with bash (tracing each command); return its output."""
     log.write_text(PRELUDE + script)
-    proc = run(["bash", "-x", log], cwd=cwd, env=env, check=False, timeout=1500)
+    proc = run(["bash", "-x", log], cwd=cwd, env=env, must_succeed=False, timeout=1500)
     assert proc.returncode == 0, (
         f"README commands failed (script: {log})\n--- stdout ---\n{proc.stdout[-6000:]}"
         f"\n--- stderr ---\n{proc.stderr[-6000:]}"
@@ -217,7 +216,7 @@ def test_readme_commands_work_as_written(
     )
     bash(script, template, env, tmp_path / "project.sh")
 
-    recorded = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    recorded = recorded_answers(project)
     assert recorded["_src_path"] == str(template), (
         "the answers file must name the template absolutely"
     )
@@ -248,7 +247,7 @@ def test_restore_tags_refuses_a_moved_release(template_clone: Path, tmp_path: Pa
         pytest.skip("releases.toml records no release yet")
     run(["git", "tag", tag[1], "HEAD"], cwd=clone)
 
-    proc = run([clone / "bin" / "restore-tags"], cwd=clone, check=False)
+    proc = run([clone / "bin" / "restore-tags"], cwd=clone, must_succeed=False)
 
     assert proc.returncode == 1
     assert f"{tag[1]}: the local tag names" in proc.stderr

@@ -207,7 +207,7 @@ def test_failed_batch_rolls_back_while_served(
                 "10",
                 "--prefix",
                 "clash-",
-                check=False,
+                must_succeed=False,
             )
         assert seeded.returncode != 0, f"the clashing batch did not fail:\n{seeded.stdout}"
         samples = poller.snapshot()

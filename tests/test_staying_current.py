@@ -159,7 +159,7 @@ def _run_step(project: Path, script: str) -> subprocess.CompletedProcess[str]:
         ["bash", "-eo", "pipefail", "-c", script],
         cwd=project,
         env={"PATH": f"{bin_dir}:/usr/bin:/bin", "GIT_TERMINAL_PROMPT": "0"},
-        check=False,
+        must_succeed=False,
         timeout=120,
     )
 

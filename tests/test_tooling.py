@@ -13,7 +13,6 @@ import shlex
 import shutil
 import sqlite3
 import sys
-import tomllib
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -25,14 +24,15 @@ from packaging.specifiers import SpecifierSet
 
 from harness.checks import check
 from harness.commands import run
+from harness.git import assert_git_clean
 from harness.matrix import (
     closed_answers_id,
     closed_questions,
     committed_copier_config,
     matrix_answers,
 )
-from harness.rendering import Answers, Render
-from harness.venvs import VenvPool, tool_env, venv_bin
+from harness.rendering import Answers, Render, package_name
+from harness.venvs import VenvPool, read_pyproject, tool_env, venv_bin
 
 QUESTIONS = closed_questions(committed_copier_config())
 DEFAULTS = matrix_answers(QUESTIONS)
@@ -56,18 +56,6 @@ def _answer_sets(**fixed: Any) -> pytest.MarkDecorator:
 default_answers = pytest.mark.parametrize(
     "answers", [pytest.param(DEFAULTS, id=closed_answers_id(DEFAULTS, QUESTIONS))]
 )
-
-
-def _package(project: Path) -> str:
-    """The rendered package name, as recorded in the answers file."""
-    recorded = yaml.safe_load((project / ".copier-answers.yml").read_text())
-    return str(recorded["package_name"])
-
-
-def _assert_git_clean(project: Path, what: str) -> None:
-    """Nothing `what` wrote may show up for the owner's next `git add -A`."""
-    status = run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=project).stdout
-    assert not status, f"{what} changed or left files git does not ignore:\n{status}"
 
 
 # --------------------------------------------------------------------------
@@ -109,7 +97,7 @@ def test_pre_commit_passes_on_a_fresh_project(
         cwd=project,
         env=env,
     )
-    _assert_git_clean(project, "pre-commit")
+    assert_git_clean(project, "pre-commit")
 
 
 # --------------------------------------------------------------------------
@@ -190,15 +178,9 @@ def test_workflow_is_valid_and_starts_the_services_it_needs(
         for step in job["steps"]
         if str(step.get("uses", "")).startswith("actions/setup-python")
     ]
-    requires = _pyproject(project)["project"]["requires-python"]
+    requires = read_pyproject(project)["project"]["requires-python"]
     assert pythons, "no actions/setup-python step"
     assert all(SpecifierSet(requires).contains(v) for v in pythons), (pythons, requires)
-
-
-def _pyproject(project: Path) -> dict[str, Any]:
-    """The rendered pyproject.toml."""
-    with (project / "pyproject.toml").open("rb") as fh:
-        return tomllib.load(fh)
 
 
 # --------------------------------------------------------------------------
@@ -266,7 +248,7 @@ def test_compose_file_wires_the_whole_stack(render: Render, answers: Answers) ->
     reads its secret and database from the environment; each server it needs
     is a service it waits for; every named volume is declared and used."""
     project = render(answers)
-    package = _package(project)
+    package = package_name(project)
     compose = yaml.safe_load((project / "compose.yaml").read_text())
     services: dict[str, Any] = compose["services"]
 
@@ -358,7 +340,7 @@ def test_dockerfile_serves_with_gunicorn_as_non_root(render: Render, answers: An
     gunicorn serving the factory with gunicorn.conf.py (port 8000, exposed), and
     a healthcheck."""
     project = render(answers)
-    package = _package(project)
+    package = package_name(project)
     instructions = _dockerfile(project / "Dockerfile")
     by_name: dict[str, list[str]] = {}
     for keyword, args in instructions:
@@ -412,7 +394,7 @@ def test_wheel_carries_migrations_and_runs_outside_the_source_tree(
     """A deployment installs the wheel, not the checkout: the migrations and
     py.typed must be inside it, and `db upgrade` must find them from anywhere."""
     project = render(answers)
-    package = _package(project)
+    package = package_name(project)
     uv_env: dict[str, str | None] = {
         "UV_CACHE_DIR": str(venv_pool.uv_cache),
         "UV_PYTHON_DOWNLOADS": "never",

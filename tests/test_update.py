@@ -32,7 +32,7 @@ from harness import servers
 from harness.checks import check
 from harness.commands import run
 from harness.git import GIT_IDENTITY, git_commit_all
-from harness.rendering import answers_slug
+from harness.rendering import answers_slug, recorded_answers
 from harness.venvs import run_project_tests
 
 ANSWERS: dict[str, Any] = {"project_name": "Update Demo"}
@@ -88,9 +88,16 @@ MIGRATION_LOG = ".git/template-migrations.log"
 # --------------------------------------------------------------------------
 
 
-def copier(*args: str | Path, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+def copier(
+    *args: str | Path, cwd: Path, must_succeed: bool = True
+) -> subprocess.CompletedProcess[str]:
     """The copier CLI, as a user runs it (`python -m copier` of the suite's venv)."""
-    return run([sys.executable, "-m", "copier", *map(str, args)], cwd=cwd, check=check, timeout=300)
+    return run(
+        [sys.executable, "-m", "copier", *map(str, args)],
+        cwd=cwd,
+        must_succeed=must_succeed,
+        timeout=300,
+    )
 
 
 def git(repo: Path, *args: str) -> str:
@@ -118,27 +125,28 @@ def generate(template: Path, dst: Path, ref: str, answers: dict[str, Any] = ANSW
 
 
 def update(
-    project: Path, *args: str, trust: bool = False, check: bool = True
+    project: Path, *args: str, trust: bool = False, must_succeed: bool = True
 ) -> subprocess.CompletedProcess[str]:
     """`copier update --defaults` in the project (copier refuses a dirty one)."""
     return copier(
-        "update", "--defaults", *(["--trust"] if trust else []), *args, cwd=project, check=check
+        "update",
+        "--defaults",
+        *(["--trust"] if trust else []),
+        *args,
+        cwd=project,
+        must_succeed=must_succeed,
     )
 
 
 def check_update(project: Path) -> int:
     """`copier check-update --quiet`: 2 when a newer release exists, else 0."""
-    return copier("check-update", "--quiet", cwd=project, check=False).returncode
+    return copier("check-update", "--quiet", cwd=project, must_succeed=False).returncode
 
 
 def update_report(project: Path) -> dict[str, Any]:
     """`copier check-update`'s JSON report (update_available, latest_version, ...)."""
     out = copier("check-update", "--output-format=json", cwd=project).stdout
     return dict(json.loads(out.strip().splitlines()[-1]))
-
-
-def answers_of(project: Path) -> dict[str, Any]:
-    return dict(yaml.safe_load((project / ".copier-answers.yml").read_text()))
 
 
 def copy_project(project: Path, dst: Path) -> Path:
@@ -207,7 +215,7 @@ def repository_check(project: Path) -> subprocess.CompletedProcess[str]:
             "tests/test_repository.py",
         ],
         cwd=project,
-        check=False,
+        must_succeed=False,
     )
 
 
@@ -366,7 +374,7 @@ def test_update_merges_owner_edits_with_template_changes(
 
     update(project)  # no --trust: no migration applies to this update
 
-    assert answers_of(project)["_commit"] == "v2.0.0"
+    assert recorded_answers(project)["_commit"] == "v2.0.0"
     assert leftovers(project) == []
     text = health.read_text()
     assert V2_HEALTH_LINE in text and USER_HEALTH_EDIT.strip() in text, (
@@ -430,7 +438,10 @@ def test_env_file_is_owned_by_the_user_and_never_committed(
     secret = re.search(r"^SECRET_KEY=(\S+)$", env.read_text(), re.MULTILINE)
     assert secret, "a generated .env holds a SECRET_KEY"
     assert git(project, "ls-files", ".env") == "", ".env must not be committed"
-    assert run(["git", "check-ignore", "--quiet", ".env"], cwd=project, check=False).returncode == 0
+    assert (
+        run(["git", "check-ignore", "--quiet", ".env"], cwd=project, must_succeed=False).returncode
+        == 0
+    )
     tracked = [project / name for name in git(project, "ls-files").split()]
     assert not [
         p for p in tracked if p.is_file() and secret.group(1) in p.read_text(errors="replace")
@@ -466,7 +477,7 @@ def test_changing_an_answer_adds_exactly_that_feature(
     assert_same_tree(project, fresh)
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     assert any(dep.startswith("psycopg") for dep in pyproject["project"]["dependencies"])
-    assert answers_of(project)["database"] == "postgresql"
+    assert recorded_answers(project)["database"] == "postgresql"
     # .env is the owner's: the update does not add the DATABASE_URL a fresh copy has.
     assert (project / ".env").read_text() == env_before
 
@@ -496,10 +507,10 @@ def test_migration_moves_owner_file_and_runs_once(moving_lineage: Lineage, tmp_p
     git_commit_all(project, "The owner's extra health test")
     log = project / MIGRATION_LOG
 
-    refused = update(project, "--vcs-ref=v3.0.0", check=False)
+    refused = update(project, "--vcs-ref=v3.0.0", must_succeed=False)
     assert refused.returncode == COPIER_UNSAFE_EXIT, "a migration applies, so copier wants --trust"
     assert git(project, "status", "--porcelain") == "" and not log.exists(), "and writes nothing"
-    assert answers_of(project)["_commit"] == "v1.0.0"
+    assert recorded_answers(project)["_commit"] == "v1.0.0"
 
     update(project, "--vcs-ref=v3.0.0", trust=True)
 
@@ -517,7 +528,7 @@ def test_migration_moves_owner_file_and_runs_once(moving_lineage: Lineage, tmp_p
     assert log.read_text().splitlines() == ["before 1.0.0 -> 3.0.0", "after 1.0.0 -> 3.0.0"], (
         "ran once"
     )
-    assert answers_of(project)["_commit"] == "v4.0.0"
+    assert recorded_answers(project)["_commit"] == "v4.0.0"
     assert new.read_text() == moved
     assert 'TEMPLATE_RELEASE = "v4"' in (project / "src" / PACKAGE / "about.py").read_text()
 
@@ -557,7 +568,7 @@ def tag_commit(repo: Path, tag: str) -> str | None:
     proc = run(
         ["git", "rev-parse", "--verify", "--quiet", f"refs/tags/{tag}^{{commit}}"],
         cwd=repo,
-        check=False,
+        must_succeed=False,
     )
     return proc.stdout.strip() or None
 
@@ -579,7 +590,7 @@ def recreate_release_tags(repo: Path, releases: list[Release]) -> None:
         git(repo, "tag", "--delete", *tags)
     for release in releases:
         exists = run(
-            ["git", "cat-file", "-e", f"{release.commit}^{{commit}}"], cwd=repo, check=False
+            ["git", "cat-file", "-e", f"{release.commit}^{{commit}}"], cwd=repo, must_succeed=False
         )
         assert exists.returncode == 0, (
             f"{RELEASE_RECORD}: {release.tag} names {release.commit}, not in this history{missing_history_hint(repo)}"
@@ -615,7 +626,7 @@ def test_release_record_matches_tags_and_changelog(template_clone: Path) -> None
         ancestor = run(
             ["git", "merge-base", "--is-ancestor", release.commit, "HEAD"],
             cwd=template_clone,
-            check=False,
+            must_succeed=False,
         )
         if ancestor.returncode != 0:
             problems.append(
@@ -651,9 +662,9 @@ def test_update_from_oldest_release_to_head(
         )
     oldest = releases[0]
     project = generate(repo, tmp_path / "project", oldest.tag)
-    assert answers_of(project)["_commit"] == oldest.tag
+    assert recorded_answers(project)["_commit"] == oldest.tag
 
-    proc = update(project, "--vcs-ref=HEAD", check=False)
+    proc = update(project, "--vcs-ref=HEAD", must_succeed=False)
     if proc.returncode == COPIER_UNSAFE_EXIT:
         # Only a migration between the two may ask for trust (no tasks, no extensions).
         config = yaml.safe_load((repo / "copier.yml").read_text())
@@ -664,7 +675,7 @@ def test_update_from_oldest_release_to_head(
     assert proc.returncode == 0, proc.stderr
 
     head = git(repo, "describe", "--tags", "--always").strip()
-    assert answers_of(project)["_commit"] == head
+    assert recorded_answers(project)["_commit"] == head
     assert leftovers(project) == [], "an unedited project updates without conflicts"
     assert git(project, "ls-files", "--unmerged") == ""
     git_commit_all(project, f"Update from {oldest.tag} to HEAD")
