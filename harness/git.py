@@ -32,8 +32,8 @@ def git_commit_all(project: Path, message: str) -> None:
 
 
 def git(repo: Path, *args: str) -> str:
-    """Run git in `repo` with the suite's identity; return its stripped output."""
-    return run(["git", *args], cwd=repo, env=GIT_IDENTITY).stdout.strip()
+    """Run git in `repo` with the suite's identity; return its output."""
+    return run(["git", *args], cwd=repo, env=GIT_IDENTITY).stdout
 
 
 def clone_template(dst: Path, source: Path = REPO_ROOT) -> Path:

@@ -31,6 +31,9 @@ from harness.git import REPO_ROOT, clone_template, git_commit_all
 from harness.rendering import Answers, Render, answers_slug, copy_template
 from harness.venvs import HIGHEST, VenvPool
 
+#: Fixture modules of the harness, shared by several test modules.
+pytest_plugins = ["harness.serving_app", "harness.synthetic_releases"]
+
 
 def _server_missing(reason: str) -> NoReturn:
     """Skip for a developer without the server; fail on CI, where it must exist."""

@@ -16,6 +16,7 @@ from types import ModuleType
 import pytest
 
 from harness.commands import run
+from harness.git import git, git_commit_all
 
 HOOKS_DIR = Path(__file__).resolve().parents[1] / "hooks"
 
@@ -50,14 +51,8 @@ def _git_repo(root: Path, files: dict[str, str], gitignore: str = "") -> Path:
         _write(root / ".gitignore", gitignore)
     for name, text in files.items():
         _write(root / name, text)
-    run(["git", "init", "--quiet", "--initial-branch=main"], cwd=root)
-    run(["git", "add", "--all"], cwd=root)
-    run(["git", "commit", "--quiet", "-m", "project"], cwd=root)
+    git_commit_all(root, "project")
     return root
-
-
-def _git(root: Path, *args: str) -> str:
-    return run(["git", *args], cwd=root).stdout
 
 
 def _lines(n: int, **changes: str) -> str:
@@ -176,8 +171,8 @@ def test_tracked_file_moves_in_the_index_too(tmp_path: Path) -> None:
 
     mp.move_paths(project, mp.parse_moves(["src/app/old.py", "src/app/web/new.py"]))
 
-    assert _git(project, "ls-files").split() == ["src/app/web/new.py"]
-    status = _git(project, "status", "--porcelain").splitlines()
+    assert git(project, "ls-files").split() == ["src/app/web/new.py"]
+    status = git(project, "status", "--porcelain").splitlines()
     assert status == ["R  src/app/old.py -> src/app/web/new.py"]
 
 
@@ -189,7 +184,7 @@ def test_ignored_file_moves_without_touching_the_index(tmp_path: Path) -> None:
     mp.move_paths(project, mp.parse_moves([".env", "config/.env"]))
 
     assert (project / "config" / ".env").read_text() == "SECRET_KEY=abc\n"
-    assert _git(project, "status", "--porcelain", "--untracked-files=all") == ""
+    assert git(project, "status", "--porcelain", "--untracked-files=all") == ""
 
 
 def test_directory_with_tracked_and_ignored_files_moves_whole(tmp_path: Path) -> None:
@@ -200,7 +195,7 @@ def test_directory_with_tracked_and_ignored_files_moves_whole(tmp_path: Path) ->
 
     assert (project / "settings" / "conf" / "app.ini").read_text() == "x=1\n"
     assert (project / "settings" / "conf" / "dev.local").read_text() == "mine\n"
-    assert _git(project, "ls-files").split() == [".gitignore", "settings/conf/app.ini"]
+    assert git(project, "ls-files").split() == [".gitignore", "settings/conf/app.ini"]
 
 
 def test_refuses_a_target_git_still_tracks(tmp_path: Path) -> None:
@@ -233,7 +228,7 @@ def _copier_conflict(project: Path, path: str, theirs: str) -> None:
             check=True,
         ).stdout.strip()
 
-    ours = _git(project, "rev-parse", f":{path}").strip()
+    ours = git(project, "rev-parse", f":{path}").strip()
     entries = [
         f"0 {'0' * 40}\t{path}",
         f"100644 {blob('')} 1\t{path}",
@@ -279,9 +274,9 @@ def test_remerge_combines_user_and_template_edits(tmp_path: Path) -> None:
     assert (project / "new.txt").read_text() == _lines(
         10, l2="line 2 edited by the user", l9="line 9 changed by the template"
     )
-    assert _git(project, "ls-files", "--unmerged") == ""
+    assert git(project, "ls-files", "--unmerged") == ""
     # The index keeps the user's version under the new name, as `git mv` left it.
-    assert _git(project, "show", ":new.txt") == user
+    assert git(project, "show", ":new.txt") == user
 
 
 def test_remerge_leaves_markers_where_both_changed_the_same_lines(tmp_path: Path) -> None:
@@ -302,10 +297,10 @@ def test_remerge_leaves_markers_where_both_changed_the_same_lines(tmp_path: Path
     )
     stages = {
         line.split()[2]: line.split()[1]
-        for line in _git(project, "ls-files", "--unmerged").splitlines()
+        for line in git(project, "ls-files", "--unmerged").splitlines()
     }
     assert sorted(stages) == ["1", "2", "3"]
-    assert _git(project, "cat-file", "blob", stages["1"]) == base, "stage 1 is now the real base"
+    assert git(project, "cat-file", "blob", stages["1"]) == base, "stage 1 is now the real base"
 
 
 def test_remerge_leaves_cleanly_merged_files_alone(tmp_path: Path) -> None:

@@ -24,21 +24,17 @@ from harness.checks import check
 from harness.gunicorn import request
 from harness.postgres_control import PostgresControl
 from harness.servers import libpq_url
-from harness.serving_app import (  # fixtures too, used by name
+from harness.serving_app import (  # fixtures come through conftest's pytest_plugins
     ANSWERS,
     App,
     Poller,
-    app,
     assert_pools_idle,
     migrated_database,
-    private_postgres,
-    restartable_postgres,
     serving,
     wait_for,
 )
 
 pytestmark = pytest.mark.full
-__all__ = ["app", "private_postgres", "restartable_postgres"]  # fixtures used by name
 
 #: How long the app may take to answer 200 again once the database is back.
 RECOVERY_DEADLINE = 5.0
