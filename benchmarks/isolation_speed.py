@@ -23,7 +23,6 @@ Run with the suite's interpreter: .venv-test/bin/python -m benchmarks.isolation_
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import sys
@@ -31,7 +30,7 @@ import tempfile
 from pathlib import Path
 
 from harness import benchmark
-from harness.benchmark import median, verdict
+from harness.benchmark import goal_line, median
 from harness.project import Project
 
 VARIANTS = {
@@ -211,11 +210,16 @@ def report(title: str, backend: str, ms: dict[str, float], tests: int, repeats: 
     speedup = over["naive"] / over["project"] if over["project"] > 0 else float("inf")
     cost = over["project"]
     print(
-        f"  goal: project fixture <= {max_over:g} ms over baseline: {verdict(cost <= max_over)} ({cost:.2f} ms)"
+        goal_line(
+            f"project fixture <= {max_over:g} ms over baseline", cost <= max_over, f"{cost:.2f} ms"
+        )
     )
     print(
-        f"  goal: >= {min_speedup:g}x faster than naive (over baseline): "
-        f"{verdict(speedup >= min_speedup)} ({speedup:.1f}x)"
+        goal_line(
+            f">= {min_speedup:g}x faster than naive (over baseline)",
+            speedup >= min_speedup,
+            f"{speedup:.1f}x",
+        )
     )
     body = ms["project"] - ms["fixture_only"]
     print(
@@ -224,16 +228,10 @@ def report(title: str, backend: str, ms: dict[str, float], tests: int, repeats: 
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = benchmark.argument_parser(__doc__)
     parser.add_argument("--tests", type=int, default=300, help="tests per run (default 300)")
     parser.add_argument(
         "--repeats", type=int, default=5, help="pytest runs per variant (default 5)"
-    )
-    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
-    parser.add_argument(
-        "--template", type=Path, help="a clone of the template to render (default: clone HEAD)"
     )
     args = parser.parse_args()
     if args.tests < 3:
@@ -245,9 +243,7 @@ def main() -> int:
         workdir = Path(
             stack.enter_context(tempfile.TemporaryDirectory(prefix="tpl-isolation-"))
         ).resolve()
-        print(
-            f"project {project.package} rendered at {project.path}; venv {project.venv}", flush=True
-        )
+        benchmark.announce(project)
         dirs = generate(workdir, project.package, args.tests)
 
         ms = measure(project, dirs, args.repeats, None)

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 from harness import benchmark
-from harness.benchmark import median, ratio, verdict
+from harness.benchmark import goal_line, median, ratio
 from harness.commands import clean_env
 from harness.project import Project
 
@@ -157,9 +157,7 @@ def memory_check(
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = benchmark.argument_parser(__doc__)
     parser.add_argument("--rows", type=int, default=20_000, help="users per run (default 20,000)")
     parser.add_argument("--repeats", type=int, default=5, help="runs per method (default 5)")
     parser.add_argument(
@@ -179,10 +177,6 @@ def main() -> int:
         metavar=("SMALL", "LARGE"),
     )
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-RSS check")
-    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
-    parser.add_argument(
-        "--template", type=Path, help="a clone of the template to render (default: clone HEAD)"
-    )
     args = parser.parse_args()
 
     with contextlib.ExitStack() as stack:
@@ -191,9 +185,7 @@ def main() -> int:
         workdir = Path(
             stack.enter_context(tempfile.TemporaryDirectory(prefix="tpl-seed-"))
         ).resolve()
-        print(
-            f"project {project.package} rendered at {project.path}; venv {project.venv}", flush=True
-        )
+        benchmark.announce(project)
 
         sqlite_file = workdir / "template.sqlite3"
         migrated_database(project, f"sqlite:///{sqlite_file}")
@@ -202,9 +194,12 @@ def main() -> int:
             measure(project, "sqlite", f"sqlite:///{sqlite_file}", workdir, args),
             args,
         )
-        goal = sqlite["seed"] >= SQLITE_GOAL_ROWS_PER_S
         print(
-            f"  goal: flask seed >= {SQLITE_GOAL_ROWS_PER_S:,} rows/s on SQLite: {verdict(goal)} ({sqlite['seed']:,.0f})"
+            goal_line(
+                f"flask seed >= {SQLITE_GOAL_ROWS_PER_S:,} rows/s on SQLite",
+                sqlite["seed"] >= SQLITE_GOAL_ROWS_PER_S,
+                f"{sqlite['seed']:,.0f}",
+            )
         )
 
         if postgres is not None:
@@ -217,8 +212,11 @@ def main() -> int:
             )
             achieved = pg["seed"] / pg["executemany"]
             print(
-                f"  goal: flask seed >= {POSTGRES_GOAL_RATIO:g}x insert() executemany on PostgreSQL: "
-                f"{verdict(achieved >= POSTGRES_GOAL_RATIO)} ({achieved:.1f}x)"
+                goal_line(
+                    f"flask seed >= {POSTGRES_GOAL_RATIO:g}x insert() executemany on PostgreSQL",
+                    achieved >= POSTGRES_GOAL_RATIO,
+                    f"{achieved:.1f}x",
+                )
             )
 
         if not args.no_memory:

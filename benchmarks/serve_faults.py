@@ -14,7 +14,6 @@ fault's end to the next 201, and connections checked out afterwards.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import sys
 import tempfile
@@ -66,12 +65,9 @@ def one_run(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = benchmark.argument_parser(__doc__, postgres=False)
     parser.add_argument("--runs", type=int, default=3, help="runs (medians reported)")
     parser.add_argument("--lock-seconds", type=float, default=15.0, help="how long the lock holds")
-    parser.add_argument("--template", type=Path, default=None, help="render from this clone")
     args = parser.parse_args(argv)
 
     started = time.monotonic()

@@ -25,7 +25,6 @@ lower than a native generator would show. Ratios are what to compare.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import itertools
 import json
@@ -41,9 +40,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import benchmark, gunicorn
+from harness import benchmark, load
 from harness.commands import clean_env
-from harness.gunicorn import Call, Gunicorn, LoadResult
+from harness.gunicorn import Gunicorn
+from harness.load import Call, LoadResult
 from harness.project import Project
 
 BARE_APP = textwrap.dedent(
@@ -167,7 +167,7 @@ def plan_read(rng: random.Random, worker: int, seq: int) -> Call:
     return Call("read", "GET", f"/api/users/{rng.randint(1, SEEDED_USERS)}")
 
 
-def make_plan_insert(token: str) -> gunicorn.Plan:
+def make_plan_insert(token: str) -> load.Plan:
     """POST a never-used username: one INSERT and COMMIT."""
     numbers = itertools.count()  # across runs too: every name is new
 
@@ -188,7 +188,7 @@ _INVALID: tuple[object, ...] = (
 )
 
 
-def make_plan_mixed(token: str) -> gunicorn.Plan:
+def make_plan_mixed(token: str) -> load.Plan:
     """Valid and invalid input together: what a public API really gets."""
     numbers = itertools.count()
 
@@ -224,7 +224,7 @@ class Scenario:
     mode: Mode
     database: str
     name: str
-    plan: gunicorn.Plan
+    plan: load.Plan
 
 
 @dataclass
@@ -269,7 +269,7 @@ class Bench:
         is only fair if both were measured under the same drift.
         """
         for scenario in scenarios:
-            gunicorn.run_load(
+            load.run_load(
                 scenario.server.port,
                 scenario.plan,
                 concurrency=self.concurrency,
@@ -283,7 +283,7 @@ class Bench:
                 server = scenario.server
                 before = resource.getrusage(resource.RUSAGE_SELF)
                 server_before = server.workers_cpu_seconds()
-                result = gunicorn.run_load(
+                result = load.run_load(
                     server.port,
                     scenario.plan,
                     concurrency=self.concurrency,
@@ -446,22 +446,13 @@ def machine_state() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = benchmark.argument_parser(__doc__)
     parser.add_argument("--runs", type=int, default=3, help="runs per scenario (median reported)")
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per run (upper bound)")
     parser.add_argument(
         "--max-requests", type=int, default=40_000, help="requests per run (upper bound)"
     )
     parser.add_argument("--concurrency", type=int, default=8, help="client connections")
-    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
-    parser.add_argument(
-        "--template",
-        type=Path,
-        default=None,
-        help="render from this clone (default: a fresh clone of HEAD)",
-    )
     args = parser.parse_args(argv)
 
     started = time.monotonic()

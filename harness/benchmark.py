@@ -12,6 +12,7 @@ Run the scripts with the suite's interpreter (`.venv-test/bin/python`, made by
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import statistics
@@ -23,6 +24,7 @@ from typing import Any
 from harness import servers
 from harness.environment import cache_root, isolation_variables
 from harness.git import clone_template, git_commit_all
+from harness.processes import ServerUnavailable
 from harness.project import Project
 from harness.rendering import copy_template, package_name
 from harness.venvs import VenvPool
@@ -77,7 +79,7 @@ def maybe_postgres(wanted: bool) -> Iterator[str | None]:
     with contextlib.ExitStack() as stack:
         try:
             url = stack.enter_context(servers.postgres_server())
-        except servers.ServerUnavailable as exc:
+        except ServerUnavailable as exc:
             print(f"PostgreSQL: skipped ({exc})", flush=True)
             url = None
         yield url
@@ -101,3 +103,32 @@ def ratio(numerator: float, denominator: float) -> str:
 def verdict(met: bool) -> str:
     """How a goal line ends."""
     return "MET" if met else "MISSED"
+
+
+# --------------------------------------------------------------------------
+# The scripts' command line and report lines
+# --------------------------------------------------------------------------
+
+
+def argument_parser(doc: str | None, *, postgres: bool = True) -> argparse.ArgumentParser:
+    """A benchmark's parser with the flags every script shares: `--template`
+    and, for scripts that measure both backends, `--no-postgres`."""
+    parser = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--template", type=Path, help="a clone of the template to render (default: clone HEAD)"
+    )
+    if postgres:
+        parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    return parser
+
+
+def announce(project: Project) -> None:
+    """Say what is being measured, before the first figure."""
+    print(f"project {project.package} rendered at {project.path}; venv {project.venv}", flush=True)
+
+
+def goal_line(goal: str, met: bool, figure: str) -> str:
+    """`  goal: <goal>: MET (<figure>)`, the line a reader (and the smoke test) looks for."""
+    return f"  goal: {goal}: {verdict(met)} ({figure})"

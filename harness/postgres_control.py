@@ -49,7 +49,7 @@ class PostgresControl:
         bindir = servers.postgres_bindir()
         assert bindir is not None
         cmd = [str(bindir / "pg_ctl"), *args, "--pgdata", str(self.data_dir)]
-        cmd = servers._as_account(cmd, servers._postgres_account())  # as the server's owner
+        cmd = servers.as_account(cmd, servers.postgres_account())  # as the server's owner
         return subprocess.run(
             cmd, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
         )

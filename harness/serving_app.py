@@ -27,7 +27,8 @@ from harness import servers
 from harness.commands import clean_env, run
 
 # gunicorn and HTTP helpers shared with the benchmark (standard library only).
-from harness.gunicorn import Gunicorn, request
+from harness.gunicorn import Gunicorn
+from harness.http_requests import request
 from harness.postgres_control import PostgresControl
 from harness.rendering import Render, package_name
 from harness.servers import libpq_url

@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from harness.gunicorn import request
+from harness.http_requests import request
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,8 @@ import pytest
 from harness import servers
 from harness.environment import cache_root, isolation_variables
 from harness.git import REPO_ROOT, clone_template, git_commit_all
+from harness.processes import ServerUnavailable
+from harness.redis_server import redis_server
 from harness.rendering import Answers, Render, answers_slug, copy_template
 from harness.venvs import HIGHEST, VenvPool
 
@@ -182,7 +184,7 @@ def postgres_url() -> Iterator[str]:
     with contextlib.ExitStack() as stack:
         try:
             url = stack.enter_context(servers.postgres_server())
-        except servers.ServerUnavailable as exc:
+        except ServerUnavailable as exc:
             _server_missing(str(exc))
         yield url
 
@@ -192,8 +194,8 @@ def redis_url() -> Iterator[str]:
     """A real Redis server for this worker."""
     with contextlib.ExitStack() as stack:
         try:
-            url = stack.enter_context(servers.redis_server())
-        except servers.ServerUnavailable as exc:
+            url = stack.enter_context(redis_server())
+        except ServerUnavailable as exc:
             _server_missing(str(exc))
         yield url
 

@@ -22,7 +22,8 @@ from uv import find_uv_bin
 
 from harness.checks import check
 from harness.commands import clean_env, run
-from harness.gunicorn import Gunicorn, request
+from harness.gunicorn import Gunicorn
+from harness.http_requests import request
 from harness.rendering import Render
 from harness.venvs import tool_env
 

@@ -22,7 +22,8 @@ import pytest
 from harness import servers
 from harness.checks import check
 from harness.commands import clean_env, run
-from harness.gunicorn import Call, Gunicorn, run_load
+from harness.gunicorn import Gunicorn
+from harness.load import Call, run_load
 from harness.matrix import closed_questions, committed_copier_config, matrix_answers
 from harness.pgbouncer import PgBouncer, pgbouncer, pgbouncer_binary
 from harness.rendering import Render

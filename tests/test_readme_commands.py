@@ -38,6 +38,7 @@ from harness import servers
 from harness.checks import check
 from harness.commands import clean_env, run
 from harness.git import GIT_IDENTITY
+from harness.processes import free_port
 from harness.rendering import Render, recorded_answers
 
 pytestmark = pytest.mark.full
@@ -188,7 +189,7 @@ def test_readme_commands_work_as_written(
     template = tmp_path / "copier-flask-sqlalchemy"
     run(["git", "clone", "--quiet", "--no-tags", template_clone, template], cwd=tmp_path)
     run(["git", "tag", HEAD_TAG], cwd=template)
-    ports = {"5000": servers.free_port(), "8000": servers.free_port()}
+    ports = {"5000": free_port(), "8000": free_port()}
     env: dict[str, str | None] = {
         **GIT_IDENTITY,
         "FLASK_RUN_PORT": str(ports["5000"]),

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 # gunicorn and HTTP helpers shared with the benchmark (standard library only).
-from harness import gunicorn, servers
+from harness import servers
 from harness.checks import check
-from harness.gunicorn import request
+from harness.http_requests import LOOPBACK, request
 from harness.postgres_control import PostgresControl
 from harness.servers import libpq_url
 from harness.serving_app import (  # fixtures come through conftest's pytest_plugins
@@ -241,7 +241,7 @@ def test_stalled_client_does_not_block_others_or_keep_a_connection(
         user_path = f"/api/users/{made.json()['id']}"
         workers_before = server.worker_pids()
 
-        with socket.create_connection((gunicorn.LOOPBACK, server.port), timeout=30) as stalled:
+        with socket.create_connection((LOOPBACK, server.port), timeout=30) as stalled:
             stalled.sendall(f"GET {user_path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ".encode())
             served = []
             for _ in range(20):
