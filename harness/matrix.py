@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -24,6 +25,12 @@ def committed_copier_config() -> dict[str, Any]:
     config = yaml.safe_load(text)
     assert isinstance(config, dict), "copier.yml is not a mapping"
     return config
+
+
+@functools.cache
+def template_questions() -> dict[str, list[Any]]:
+    """The committed template's closed questions (`closed_questions` of copier.yml at HEAD)."""
+    return closed_questions(committed_copier_config())
 
 
 def closed_questions(config: Mapping[str, Any]) -> dict[str, list[Any]]:

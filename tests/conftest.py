@@ -53,7 +53,13 @@ def _server_missing(reason: str) -> NoReturn:
 #: (xdist's own `xdist_group` mark does nothing under pytest 9: xdist 3.8
 #: renames items through an attribute pytest 9 no longer reads.)
 ANSWER_SET_MODULES = frozenset(
-    {"test_generated_projects.py", "test_tooling.py", "test_awkward_answers.py"}
+    {
+        "test_generated_projects.py",
+        "test_tooling.py",
+        "test_docker_files.py",
+        "test_packaging.py",
+        "test_awkward_answers.py",
+    }
 )
 
 
