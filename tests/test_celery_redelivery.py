@@ -26,14 +26,17 @@ import pytest
 from harness import servers
 from harness.checks import check
 from harness.commands import clean_env, run
-from harness.matrix import closed_questions, committed_copier_config, matrix_answers
+from harness.matrix import (
+    matrix_answers,
+    template_questions,
+)
 from harness.rendering import Render
 from harness.venvs import tool_env, venv_bin
 
 pytestmark = pytest.mark.full
 
 ANSWERS = matrix_answers(
-    closed_questions(committed_copier_config()),
+    template_questions(),
     {"database": "postgresql", "task_queue": "celery"},
 )
 PACKAGE = "demo_app"

@@ -20,13 +20,16 @@ import pytest
 from harness import servers
 from harness.checks import check
 from harness.commands import clean_env
-from harness.matrix import closed_questions, committed_copier_config, matrix_answers
+from harness.matrix import (
+    matrix_answers,
+    template_questions,
+)
 from harness.rendering import Render
 from harness.venvs import tool_env, venv_bin
 
 pytestmark = pytest.mark.full
 
-ANSWERS = matrix_answers(closed_questions(committed_copier_config()), {"database": "postgresql"})
+ANSWERS = matrix_answers(template_questions(), {"database": "postgresql"})
 PACKAGE = "demo_app"
 REPLICAS = 5
 LOCK_LINE = 'if connection.dialect.name == "postgresql":'

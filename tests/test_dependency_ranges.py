@@ -33,7 +33,10 @@ from packaging.version import Version
 from harness import servers
 from harness.checks import check
 from harness.commands import run
-from harness.matrix import closed_questions, committed_copier_config, matrix_answers
+from harness.matrix import (
+    matrix_answers,
+    template_questions,
+)
 from harness.rendering import Render, answers_slug, package_name
 from harness.venvs import (
     HIGHEST,
@@ -46,7 +49,7 @@ from harness.venvs import (
 
 pytestmark = pytest.mark.full
 
-QUESTIONS = closed_questions(committed_copier_config())
+QUESTIONS = template_questions()
 #: Only these answers change what gets installed (docker and ci do not).
 VARIANTS = [
     {"database": database, "task_queue": task_queue}

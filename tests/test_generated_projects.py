@@ -30,15 +30,14 @@ from harness.git import assert_git_clean
 from harness.matrix import (
     answer_matrix,
     closed_answers_id,
-    closed_questions,
-    committed_copier_config,
     matrix_answers,
     pairwise_cover,
+    template_questions,
 )
 from harness.rendering import Render, answers_slug, recorded_answers
 from harness.venvs import run_project_tests, tool_env, venv_bin
 
-QUESTIONS = closed_questions(committed_copier_config())
+QUESTIONS = template_questions()
 MATRIX = [matrix_answers(QUESTIONS, combo) for combo in answer_matrix(QUESTIONS)]
 
 

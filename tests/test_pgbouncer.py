@@ -24,14 +24,17 @@ from harness.checks import check
 from harness.commands import clean_env, run
 from harness.gunicorn import Gunicorn
 from harness.load import Call, run_load
-from harness.matrix import closed_questions, committed_copier_config, matrix_answers
+from harness.matrix import (
+    matrix_answers,
+    template_questions,
+)
 from harness.pgbouncer import PgBouncer, pgbouncer, pgbouncer_binary
 from harness.rendering import Render
 from harness.venvs import tool_env, venv_bin
 
 pytestmark = pytest.mark.full
 
-ANSWERS = matrix_answers(closed_questions(committed_copier_config()), {"database": "postgresql"})
+ANSWERS = matrix_answers(template_questions(), {"database": "postgresql"})
 PACKAGE = "demo_app"
 SECRET_KEY = "pgbouncer-tests-" + "s" * 32
 POOLER = {"DATABASE_POOLER": "pgbouncer"}

@@ -23,15 +23,14 @@ from harness.commands import run
 from harness.git import git_commit_all
 from harness.matrix import (
     closed_answers_id,
-    closed_questions,
-    committed_copier_config,
     matrix_answers,
+    template_questions,
 )
 from harness.rendering import Answers, Render, copy_template
 
 pytestmark = pytest.mark.render
 
-QUESTIONS = closed_questions(committed_copier_config())
+QUESTIONS = template_questions()
 SCHEDULED = {"schedule", "workflow_dispatch"}
 #: `owner/name@<40-hex commit> # vX.Y.Z`, as Dependabot keeps them.
 PINNED_ACTION = re.compile(r"uses: ([\w.-]+/[\w./-]+)@([0-9a-f]{40}) # v\d+(\.\d+)*$")
