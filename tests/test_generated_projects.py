@@ -5,11 +5,11 @@ type checker and test suite must pass straight out of the template, against
 real PostgreSQL and Redis servers where the answers ask for them.
 
 The matrix is every combination of the choice and yes/no questions in
-copier.yml (a new choice widens it by itself; past `projects.MAX_FULL_MATRIX`
+copier.yml (a new choice widens it by itself; past `harness.matrix.MAX_FULL_MATRIX`
 combinations it falls back to a pairwise cover). All combinations share one
 project name, so combinations with the same dependencies (those that differ only
 in docker/ci, whose Python code is identical) reuse one cached venv and its
-warm mypy cache (`projects.tool_env`): mypy's cache is checked by content hash,
+warm mypy cache (`harness.venvs.tool_env`): mypy's cache is checked by content hash,
 so reusing it across projects is safe, and it makes the re-check nearly free.
 Every check still runs on every combination.
 """
