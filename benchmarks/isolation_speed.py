@@ -23,10 +23,8 @@ Run with the suite's interpreter: .venv-test/bin/python -m benchmarks.isolation_
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 from harness import benchmark
@@ -237,13 +235,7 @@ def main() -> int:
     if args.tests < 3:
         parser.error("--tests must be at least 3 (the first and last are left out)")
 
-    with contextlib.ExitStack() as stack:
-        project = stack.enter_context(benchmark.rendered_project(args.template))
-        postgres = stack.enter_context(benchmark.maybe_postgres(not args.no_postgres))
-        workdir = Path(
-            stack.enter_context(tempfile.TemporaryDirectory(prefix="tpl-isolation-"))
-        ).resolve()
-        benchmark.announce(project)
+    with benchmark.workspace(args, prefix="tpl-isolation-") as (project, postgres, workdir):
         dirs = generate(workdir, project.package, args.tests)
 
         ms = measure(project, dirs, args.repeats, None)

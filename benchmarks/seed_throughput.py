@@ -21,12 +21,10 @@ Run with the suite's interpreter: .venv-test/bin/python -m benchmarks.seed_throu
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -179,14 +177,7 @@ def main() -> int:
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-RSS check")
     args = parser.parse_args()
 
-    with contextlib.ExitStack() as stack:
-        project = stack.enter_context(benchmark.rendered_project(args.template))
-        postgres = stack.enter_context(benchmark.maybe_postgres(not args.no_postgres))
-        workdir = Path(
-            stack.enter_context(tempfile.TemporaryDirectory(prefix="tpl-seed-"))
-        ).resolve()
-        benchmark.announce(project)
-
+    with benchmark.workspace(args, prefix="tpl-seed-") as (project, postgres, workdir):
         sqlite_file = workdir / "template.sqlite3"
         migrated_database(project, f"sqlite:///{sqlite_file}")
         sqlite = report(

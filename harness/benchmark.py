@@ -132,3 +132,16 @@ def announce(project: Project) -> None:
 def goal_line(goal: str, met: bool, figure: str) -> str:
     """`  goal: <goal>: MET (<figure>)`, the line a reader (and the smoke test) looks for."""
     return f"  goal: {goal}: {verdict(met)} ({figure})"
+
+
+@contextlib.contextmanager
+def workspace(args: argparse.Namespace, prefix: str) -> Iterator[tuple[Project, str | None, Path]]:
+    """What a two-backend benchmark measures in: the rendered, installed project,
+    a PostgreSQL server's URL (None with `--no-postgres` or none installed) and
+    a scratch directory; announced before the first figure."""
+    with contextlib.ExitStack() as stack:
+        project = stack.enter_context(rendered_project(args.template))
+        postgres = stack.enter_context(maybe_postgres(not args.no_postgres))
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=prefix))).resolve()
+        announce(project)
+        yield project, postgres, workdir

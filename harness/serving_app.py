@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import http.client
 import subprocess
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,6 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from harness import servers
+from harness.client_threads import ClientThreads
 from harness.commands import clean_env, run
 
 # gunicorn and HTTP helpers shared with the benchmark (standard library only).
@@ -163,26 +163,22 @@ class Sample:
     detail: str
 
 
-class Poller:
+class Poller(ClientThreads):
     """Threads that GET paths in turn until stopped; bounded in count and time."""
 
     def __init__(
         self, port: int, paths: list[str], *, threads: int, max_requests: int, max_seconds: float
     ) -> None:
+        super().__init__(threads, join_seconds=20)
         self.port = port
         self.paths = paths
         self.samples: list[Sample] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
         self._budget = iter(range(max_requests))
         self._deadline = time.monotonic() + max_seconds
-        self._threads = [
-            threading.Thread(target=self._loop, args=(n,), daemon=True) for n in range(threads)
-        ]
 
-    def _loop(self, number: int) -> None:
+    def loop(self, number: int) -> None:
         turn = number
-        while not self._stop.is_set() and time.monotonic() < self._deadline:
+        while not self.stopped() and time.monotonic() < self._deadline:
             with self._lock:
                 if next(self._budget, None) is None:
                     return
@@ -197,16 +193,6 @@ class Poller:
             with self._lock:
                 self.samples.append(Sample(started, time.monotonic(), path, status, detail))
             time.sleep(0.01)
-
-    def __enter__(self) -> Poller:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(20)
 
     def snapshot(self) -> list[Sample]:
         with self._lock:

@@ -27,6 +27,7 @@ from harness.matrix import (
     template_questions,
 )
 from harness.rendering import Answers, Render, copy_template
+from harness.schemas import check_schema
 
 pytestmark = pytest.mark.render
 
@@ -56,17 +57,9 @@ def _github_answer_sets() -> pytest.MarkDecorator:
     )
 
 
-def _schema_check(path: Path, schema: str) -> None:
-    """Validate against a schema check-jsonschema ships (offline)."""
-    run(
-        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, path],
-        cwd=path.parent,
-    )
-
-
 def _workflow(project: Path) -> dict[str, Any]:
     path = project / ".github" / "workflows" / "ci.yml"
-    _schema_check(path, "vendor.github-workflows")
+    check_schema(path, "vendor.github-workflows")
     workflow: dict[str, Any] = yaml.safe_load(path.read_text())
     return workflow
 
@@ -111,7 +104,7 @@ def test_weekly_jobs_test_newest_releases_and_template_updates(
 def test_dependabot_covers_what_the_project_pins(render: Render, answers: Answers) -> None:
     project = render(answers)
     config_path = project / ".github" / "dependabot.yml"
-    _schema_check(config_path, "vendor.dependabot")
+    check_schema(config_path, "vendor.dependabot")
     config = yaml.safe_load(config_path.read_text())
     ecosystems = {update["package-ecosystem"] for update in config["updates"]}
     assert ecosystems == {"pip", "github-actions"} | ({"docker"} if answers["docker"] else set())

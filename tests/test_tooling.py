@@ -7,7 +7,6 @@ tests reuse the matrix's renders and venvs on the same worker.
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,6 +20,7 @@ from harness.checks import check
 from harness.commands import run
 from harness.git import assert_git_clean
 from harness.rendering import Answers, Render
+from harness.schemas import valid_workflow
 from harness.venvs import read_pyproject, tool_env, venv_bin
 
 # --------------------------------------------------------------------------
@@ -86,18 +86,7 @@ def test_workflow_is_valid_and_starts_the_services_it_needs(
     the project's suite reads must agree."""
     project = render(answers)
     path = project / ".github" / "workflows" / "ci.yml"
-    run(
-        [
-            sys.executable,
-            "-m",
-            "check_jsonschema",
-            "--builtin-schema",
-            "vendor.github-workflows",
-            path,
-        ],
-        cwd=project,
-    )
-    workflow = yaml.safe_load(path.read_text())
+    workflow = valid_workflow(path)
     job = workflow["jobs"]["check"]  # test_staying_current.py checks the scheduled ones
     services: dict[str, Any] = job.get("services") or {}
     env = _job_env(job, workflow)
