@@ -18,20 +18,18 @@ and tear down the session fixtures (app, database, migrations), which a suite
 pays once, not per test. Prints, per variant, the median over runs of the
 median ms per test, the cost over the baseline and the speedup over naive, on
 an SQLite file and on PostgreSQL.
-Run with the suite's interpreter: .venv-test/bin/python benchmarks/isolation_speed.py
+Run with the suite's interpreter: .venv-test/bin/python -m benchmarks.isolation_speed
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import json
 import sys
-import tempfile
 from pathlib import Path
 
-import _support
-from _support import Project, median, verdict
+from harness import benchmark
+from harness.benchmark import goal_line, median
+from harness.project import Project
 
 VARIANTS = {
     "baseline": "no-database baseline",
@@ -210,11 +208,16 @@ def report(title: str, backend: str, ms: dict[str, float], tests: int, repeats: 
     speedup = over["naive"] / over["project"] if over["project"] > 0 else float("inf")
     cost = over["project"]
     print(
-        f"  goal: project fixture <= {max_over:g} ms over baseline: {verdict(cost <= max_over)} ({cost:.2f} ms)"
+        goal_line(
+            f"project fixture <= {max_over:g} ms over baseline", cost <= max_over, f"{cost:.2f} ms"
+        )
     )
     print(
-        f"  goal: >= {min_speedup:g}x faster than naive (over baseline): "
-        f"{verdict(speedup >= min_speedup)} ({speedup:.1f}x)"
+        goal_line(
+            f">= {min_speedup:g}x faster than naive (over baseline)",
+            speedup >= min_speedup,
+            f"{speedup:.1f}x",
+        )
     )
     body = ms["project"] - ms["fixture_only"]
     print(
@@ -223,36 +226,22 @@ def report(title: str, backend: str, ms: dict[str, float], tests: int, repeats: 
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = benchmark.argument_parser(__doc__)
     parser.add_argument("--tests", type=int, default=300, help="tests per run (default 300)")
     parser.add_argument(
         "--repeats", type=int, default=5, help="pytest runs per variant (default 5)"
-    )
-    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
-    parser.add_argument(
-        "--template", type=Path, help="a clone of the template to render (default: clone HEAD)"
     )
     args = parser.parse_args()
     if args.tests < 3:
         parser.error("--tests must be at least 3 (the first and last are left out)")
 
-    with contextlib.ExitStack() as stack:
-        project = stack.enter_context(_support.rendered_project(args.template))
-        postgres = stack.enter_context(_support.maybe_postgres(not args.no_postgres))
-        workdir = Path(
-            stack.enter_context(tempfile.TemporaryDirectory(prefix="tpl-isolation-"))
-        ).resolve()
-        print(
-            f"project {project.package} rendered at {project.path}; venv {project.venv}", flush=True
-        )
+    with benchmark.workspace(args, prefix="tpl-isolation-") as (project, postgres, workdir):
         dirs = generate(workdir, project.package, args.tests)
 
         ms = measure(project, dirs, args.repeats, None)
         report("SQLite (file)", "sqlite", ms, args.tests, args.repeats)
         if postgres is not None:
-            url = _support.fresh_postgres_database(postgres, "isolation")
+            url = benchmark.fresh_postgres_database(postgres, "isolation")
             ms = measure(project, dirs, args.repeats, url)
             report(
                 "PostgreSQL (local server, fsync off)", "postgresql", ms, args.tests, args.repeats

@@ -15,24 +15,23 @@ an SQLite file and on a throwaway PostgreSQL server:
 
 Prints medians of rows/s and how many times faster `flask seed` is than each,
 then the peak RSS of `flask seed` subprocesses at two sizes (flat memory).
-Run with the suite's interpreter: .venv-test/bin/python benchmarks/seed_throughput.py
+Run with the suite's interpreter: .venv-test/bin/python -m benchmarks.seed_throughput
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-import _support
-import projects  # the suite's helpers; _support put tests/ on the path
-from _support import Project, median, ratio, verdict
+from harness import benchmark
+from harness.benchmark import goal_line, median, ratio
+from harness.commands import clean_env
+from harness.project import Project
 
 RUNNER = Path(__file__).resolve().parent / "_seed_runner.py"
 
@@ -113,7 +112,7 @@ def peak_rss(project: Project, url: str, count: int) -> tuple[float, float]:
         "--count",
         str(count),
     ]
-    env = projects.clean_env(project.env({"DATABASE_URL": url}))
+    env = clean_env(project.env({"DATABASE_URL": url}))
     start = time.perf_counter()
     process = subprocess.Popen(
         cmd,
@@ -156,9 +155,7 @@ def memory_check(
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = benchmark.argument_parser(__doc__)
     parser.add_argument("--rows", type=int, default=20_000, help="users per run (default 20,000)")
     parser.add_argument("--repeats", type=int, default=5, help="runs per method (default 5)")
     parser.add_argument(
@@ -178,22 +175,9 @@ def main() -> int:
         metavar=("SMALL", "LARGE"),
     )
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-RSS check")
-    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
-    parser.add_argument(
-        "--template", type=Path, help="a clone of the template to render (default: clone HEAD)"
-    )
     args = parser.parse_args()
 
-    with contextlib.ExitStack() as stack:
-        project = stack.enter_context(_support.rendered_project(args.template))
-        postgres = stack.enter_context(_support.maybe_postgres(not args.no_postgres))
-        workdir = Path(
-            stack.enter_context(tempfile.TemporaryDirectory(prefix="tpl-seed-"))
-        ).resolve()
-        print(
-            f"project {project.package} rendered at {project.path}; venv {project.venv}", flush=True
-        )
-
+    with benchmark.workspace(args, prefix="tpl-seed-") as (project, postgres, workdir):
         sqlite_file = workdir / "template.sqlite3"
         migrated_database(project, f"sqlite:///{sqlite_file}")
         sqlite = report(
@@ -201,13 +185,16 @@ def main() -> int:
             measure(project, "sqlite", f"sqlite:///{sqlite_file}", workdir, args),
             args,
         )
-        goal = sqlite["seed"] >= SQLITE_GOAL_ROWS_PER_S
         print(
-            f"  goal: flask seed >= {SQLITE_GOAL_ROWS_PER_S:,} rows/s on SQLite: {verdict(goal)} ({sqlite['seed']:,.0f})"
+            goal_line(
+                f"flask seed >= {SQLITE_GOAL_ROWS_PER_S:,} rows/s on SQLite",
+                sqlite["seed"] >= SQLITE_GOAL_ROWS_PER_S,
+                f"{sqlite['seed']:,.0f}",
+            )
         )
 
         if postgres is not None:
-            pg_url = _support.fresh_postgres_database(postgres, "seed_template")
+            pg_url = benchmark.fresh_postgres_database(postgres, "seed_template")
             migrated_database(project, pg_url)
             pg = report(
                 "PostgreSQL (local server, fsync off)",
@@ -216,8 +203,11 @@ def main() -> int:
             )
             achieved = pg["seed"] / pg["executemany"]
             print(
-                f"  goal: flask seed >= {POSTGRES_GOAL_RATIO:g}x insert() executemany on PostgreSQL: "
-                f"{verdict(achieved >= POSTGRES_GOAL_RATIO)} ({achieved:.1f}x)"
+                goal_line(
+                    f"flask seed >= {POSTGRES_GOAL_RATIO:g}x insert() executemany on PostgreSQL",
+                    achieved >= POSTGRES_GOAL_RATIO,
+                    f"{achieved:.1f}x",
+                )
             )
 
         if not args.no_memory:

@@ -9,12 +9,11 @@ missing), phantom writes (a row whose request was answered as failed),
 non-JSON 5xx, unanswered requests, the slowest request, seconds from each
 fault's end to the next 201, and connections checked out afterwards.
 
-    .venv-test/bin/python benchmarks/serve_faults.py [--runs 3] [--lock-seconds 15]
+    .venv-test/bin/python -m benchmarks.serve_faults [--runs 3] [--lock-seconds 15]
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import sys
 import tempfile
@@ -22,12 +21,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import _support
-import projects  # the suite's helpers; _support put tests/ on the path
-import servers
-from _db_faults import writes_under_faults
-from _serving import Gunicorn
-from postgres_control import PostgresControl, libpq_url
+from harness import benchmark, servers
+from harness.commands import clean_env
+from harness.db_faults import writes_under_faults
+from harness.gunicorn import Gunicorn
+from harness.postgres_control import PostgresControl
+from harness.project import Project
+from harness.servers import libpq_url
 
 #: Short limits, so each fault shows within seconds (the app's defaults are longer).
 TIMEOUTS = {
@@ -40,7 +40,7 @@ TOTALS = ("lost", "phantom", "non_json_5xx", "unanswered", "checked_out")
 
 
 def one_run(
-    project: _support.Project, pg: PostgresControl, workdir: Path, number: int, lock: float
+    project: Project, pg: PostgresControl, workdir: Path, number: int, lock: float
 ) -> tuple[dict[str, Any], dict[str, float | None]]:
     """One fresh database and server through every fault: (figures, recovery)."""
     url = servers.fresh_database(pg.url, f"faults{number}")
@@ -50,7 +50,7 @@ def one_run(
         venv=project.venv,
         app=f"{project.package}:create_app()",
         cwd=project.path,
-        env=projects.clean_env(project.env(env)),
+        env=clean_env(project.env(env)),
         log_dir=workdir / f"run{number}",
         workers=2,
         threads=4,
@@ -65,17 +65,14 @@ def one_run(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = benchmark.argument_parser(__doc__, postgres=False)
     parser.add_argument("--runs", type=int, default=3, help="runs (medians reported)")
     parser.add_argument("--lock-seconds", type=float, default=15.0, help="how long the lock holds")
-    parser.add_argument("--template", type=Path, default=None, help="render from this clone")
     args = parser.parse_args(argv)
 
     started = time.monotonic()
     with contextlib.ExitStack() as stack:
-        project = stack.enter_context(_support.rendered_project(args.template))
+        project = stack.enter_context(benchmark.rendered_project(args.template))
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tpl-faults-")))
         pg = PostgresControl.attach(stack.enter_context(servers.postgres_server()))
         runs = []
@@ -86,18 +83,18 @@ def main(argv: list[str] | None = None) -> int:
     for fault in runs[0][1]:
         seconds = [recovery[fault] for _, recovery in runs]
         known = [s for s in seconds if s is not None]
-        value = _support.median(known) if len(known) == len(seconds) else None
+        value = benchmark.median(known) if len(known) == len(seconds) else None
         shown = "never" if value is None else f"{value:.2f}s"
         ok = value is not None and value <= 5
-        print(f"recovery after {fault:<16} median {shown}  (goal <= 5s: {_support.verdict(ok)})")
-    slowest = _support.median([figures["slowest_s"] for figures, _ in runs])
+        print(f"recovery after {fault:<16} median {shown}  (goal <= 5s: {benchmark.verdict(ok)})")
+    slowest = benchmark.median([figures["slowest_s"] for figures, _ in runs])
     print(
         f"slowest request              median {slowest:.2f}s"
-        f"  (goal <= 8s, lock + pool wait: {_support.verdict(slowest <= 8)})"
+        f"  (goal <= 8s, lock + pool wait: {benchmark.verdict(slowest <= 8)})"
     )
     for total in TOTALS:
         value = sum(int(figures[total]) for figures, _ in runs)
-        print(f"{total:<28} {value}  (goal 0: {_support.verdict(value == 0)})")
+        print(f"{total:<28} {value}  (goal 0: {benchmark.verdict(value == 0)})")
     print(f"total {time.monotonic() - started:.0f}s")
     return 0
 

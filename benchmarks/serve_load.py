@@ -20,31 +20,38 @@ The load generator is Python threads on raw sockets in this process, on the
 same cores as gunicorn: its CPU share is printed, and absolute figures are
 lower than a native generator would show. Ratios are what to compare.
 
-    .venv-test/bin/python benchmarks/serve_load.py [--runs 3] [--duration 3]
+    .venv-test/bin/python -m benchmarks.serve_load [--runs 3] [--duration 3]
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import itertools
-import json
 import os
-import random
 import resource
 import sys
 import tempfile
 import textwrap
 import time
-from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import _serving
-import _support
-import projects  # the suite's helpers; _support put tests/ on the path
-from _serving import Call, Gunicorn, LoadResult
+from benchmarks.serve_load_figures import HEADER, LEGEND, Figures, summarize, table_row
+from benchmarks.serve_load_plans import (
+    MODES,
+    SEED_PREFIX,
+    SEEDED_USERS,
+    Mode,
+    make_plan_insert,
+    make_plan_mixed,
+    plan_app_404,
+    plan_ceiling,
+    plan_read,
+)
+from harness import benchmark, load
+from harness.commands import clean_env
+from harness.gunicorn import Gunicorn
+from harness.project import Project
 
 BARE_APP = textwrap.dedent(
     '''
@@ -60,156 +67,6 @@ BARE_APP = textwrap.dedent(
     '''
 )
 
-SEEDED_USERS = 1000
-SEED_PREFIX = "seed-"
-#: Far above any id the run creates: GET /api/users/<this + n> is a 404.
-MISSING_ID = 10**9
-
-
-@dataclass(frozen=True)
-class Mode:
-    """How gunicorn runs: worker count, threads, and the pool it gets."""
-
-    name: str
-    workers: int
-    threads: int
-    pool_env: Mapping[str, str] = field(default_factory=dict)
-
-    def describe(self) -> str:
-        pool = ", ".join(f"{k}={v}" for k, v in self.pool_env.items()) or "default pool"
-        kind = "sync" if self.threads == 1 else f"gthread x{self.threads} threads"
-        return f"{self.workers} workers, {kind}, {pool}"
-
-
-MODES = (
-    Mode("sync", workers=2, threads=1),
-    Mode(
-        "threaded",
-        workers=2,
-        threads=4,
-        pool_env={"DATABASE_POOL_SIZE": "2", "DATABASE_MAX_OVERFLOW": "0"},
-    ),
-)
-
-
-@dataclass
-class Figures:
-    """One scenario's runs and their medians."""
-
-    mode: str
-    database: str
-    scenario: str
-    runs: list[LoadResult]
-    cpu_share: list[float]
-    server_cpu: list[float]  # gunicorn workers' CPU milliseconds per request, per run
-
-    @property
-    def rate(self) -> float:
-        return _support.median([r.rate for r in self.runs])
-
-    def latency_ms(self, q: float) -> float:
-        return _support.median([r.percentile(q) * 1000 for r in self.runs])
-
-    @property
-    def spread(self) -> float:
-        """(max - min) / median of the runs' rates: how far to trust the median."""
-        rates = [r.rate for r in self.runs]
-        return (max(rates) - min(rates)) / self.rate if self.rate else 0.0
-
-    @property
-    def server_errors(self) -> int:
-        return sum(r.server_errors for r in self.runs)
-
-    @property
-    def statuses(self) -> Counter[tuple[str, int]]:
-        total: Counter[tuple[str, int]] = Counter()
-        for run in self.runs:
-            total.update(run.statuses)
-        return total
-
-    @property
-    def unexpected(self) -> Counter[tuple[str, int]]:
-        total: Counter[tuple[str, int]] = Counter()
-        for run in self.runs:
-            total.update(run.unexpected)
-        return total
-
-    @property
-    def transport_errors(self) -> Counter[str]:
-        total: Counter[str] = Counter()
-        for run in self.runs:
-            total.update(run.errors)
-        return total
-
-
-# --------------------------------------------------------------------------
-# Load plans
-# --------------------------------------------------------------------------
-
-
-def _post(kind: str, payload: object | bytes, expect: int) -> Call:
-    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    return Call(kind, "POST", "/api/users", body, frozenset({expect}))
-
-
-def plan_ceiling(rng: random.Random, worker: int, seq: int) -> Call:
-    """The bare app's one route."""
-    return Call("ceiling", "GET", "/ping")
-
-
-def plan_app_404(rng: random.Random, worker: int, seq: int) -> Call:
-    """The generated app's JSON 404 for an unknown path: no database touched."""
-    return Call("app-404", "GET", "/no-such-page", expect=frozenset({404}))
-
-
-def plan_read(rng: random.Random, worker: int, seq: int) -> Call:
-    """GET /api/users/<id> for a seeded user: one primary-key SELECT."""
-    return Call("read", "GET", f"/api/users/{rng.randint(1, SEEDED_USERS)}")
-
-
-def make_plan_insert(token: str) -> _serving.Plan:
-    """POST a never-used username: one INSERT and COMMIT."""
-    numbers = itertools.count()  # across runs too: every name is new
-
-    def plan(rng: random.Random, worker: int, seq: int) -> Call:
-        return _post("insert", {"username": f"ins-{token}-{next(numbers)}"}, 201)
-
-    return plan
-
-
-_MALFORMED = (b'{"username": ', b"not json", b"")
-_INVALID: tuple[object, ...] = (
-    {"username": ""},
-    {"username": 5},
-    {"username": "x" * 81},
-    {"username": " padded "},
-    {"name": "wrong-field"},
-    ["a", "list"],
-)
-
-
-def make_plan_mixed(token: str) -> _serving.Plan:
-    """Valid and invalid input together: what a public API really gets."""
-    numbers = itertools.count()
-
-    def plan(rng: random.Random, worker: int, seq: int) -> Call:
-        roll = rng.random()
-        if roll < 0.40:
-            return plan_read(rng, worker, seq)
-        if roll < 0.50:
-            return _post("insert", {"username": f"mix-{token}-{next(numbers)}"}, 201)
-        if roll < 0.65:
-            return _post(
-                "duplicate", {"username": f"{SEED_PREFIX}{rng.randrange(SEEDED_USERS)}"}, 409
-            )
-        if roll < 0.80:
-            return Call("missing", "GET", f"/api/users/{MISSING_ID + seq}", expect=frozenset({404}))
-        if roll < 0.90:
-            return _post("malformed", rng.choice(_MALFORMED), 400)
-        return _post("invalid", rng.choice(_INVALID), 422)
-
-    return plan
-
 
 # --------------------------------------------------------------------------
 # Running
@@ -224,14 +81,14 @@ class Scenario:
     mode: Mode
     database: str
     name: str
-    plan: _serving.Plan
+    plan: load.Plan
 
 
 @dataclass
 class Bench:
     """Shared settings and the collected figures."""
 
-    project: _support.Project
+    project: Project
     workdir: Path
     runs: int
     duration: float
@@ -242,7 +99,7 @@ class Bench:
 
     def env(self, extra: Mapping[str, str]) -> dict[str, str]:
         """The project's tool environment, cleaned of the caller's leaky variables."""
-        return projects.clean_env(self.project.env({"FLASK_POOL_STATUS_ENDPOINT": "true", **extra}))
+        return clean_env(self.project.env({"FLASK_POOL_STATUS_ENDPOINT": "true", **extra}))
 
     @contextlib.contextmanager
     def serve(
@@ -269,7 +126,7 @@ class Bench:
         is only fair if both were measured under the same drift.
         """
         for scenario in scenarios:
-            _serving.run_load(
+            load.run_load(
                 scenario.server.port,
                 scenario.plan,
                 concurrency=self.concurrency,
@@ -283,7 +140,7 @@ class Bench:
                 server = scenario.server
                 before = resource.getrusage(resource.RUSAGE_SELF)
                 server_before = server.workers_cpu_seconds()
-                result = _serving.run_load(
+                result = load.run_load(
                     server.port,
                     scenario.plan,
                     concurrency=self.concurrency,
@@ -301,7 +158,7 @@ class Bench:
                 )
         for figure in figures:
             self.figures.append(figure)
-            print(_row(figure), flush=True)
+            print(table_row(figure), flush=True)
 
     def check_pool(self, server: Gunicorn, mode: Mode, database: str) -> None:
         """After the load: every live worker must have nothing checked out."""
@@ -316,29 +173,6 @@ class Bench:
         self.pool_lines.append(
             (f"{mode.name:<8} {database:<10} checked_out after load: {shown}{note}", ok)
         )
-
-
-def _row(f: Figures) -> str:
-    errors = sum(f.transport_errors.values())
-    unexpected = sum(f.unexpected.values())
-    return (
-        f"{f.mode:<8} {f.database:<10} {f.scenario:<22} {f.rate:>8.0f} {f.spread * 100:>6.0f}% "
-        f"{f.latency_ms(0.50):>8.2f} {f.latency_ms(0.99):>8.2f} {f.server_errors:>5} {unexpected:>5} "
-        f"{errors:>5} {_support.median(f.cpu_share) * 100:>7.0f}% {_support.median(f.server_cpu):>8.2f}"
-    )
-
-
-HEADER = (
-    f"{'mode':<8} {'database':<10} {'scenario':<22} {'req/s':>8} {'spread':>7} {'p50 ms':>8} {'p99 ms':>8} "
-    f"{'5xx':>5} {'unexp':>5} {'conn':>5} {'gen CPU':>8} {'CPU ms/req':>8}"
-)
-LEGEND = (
-    "req/s, p50, p99: medians over the runs; spread: (max-min)/median of req/s; 5xx: server errors; "
-    "unexp: other statuses than the scenario expects; conn: connection errors; gen CPU: the load "
-    "generator's own CPU use (100% = one core) out of the 2 it shares with gunicorn; CPU ms/req: "
-    "gunicorn workers' CPU per request (the database server's not included), steadier than req/s "
-    "on a busy machine"
-)
 
 
 def serve_database(
@@ -370,7 +204,7 @@ def run_mode(bench: Bench, mode: Mode, bare: Path, pg_server: str | None) -> Non
         databases = [("sqlite", f"sqlite:///{bench.workdir / f'{mode.name}.sqlite3'}")]
         if pg_server is not None:
             databases.append(
-                ("postgresql", _support.fresh_postgres_database(pg_server, f"serve_{mode.name}"))
+                ("postgresql", benchmark.fresh_postgres_database(pg_server, f"serve_{mode.name}"))
             )
         for database, url in databases:
             scenarios += serve_database(bench, stack, mode, database, url)
@@ -378,61 +212,6 @@ def run_mode(bench: Bench, mode: Mode, bare: Path, pg_server: str | None) -> Non
         app_servers = {s.server.port: s for s in scenarios if s.database != "-"}
         for scenario in app_servers.values():
             bench.check_pool(scenario.server, mode, scenario.database)
-
-
-def summarize(bench: Bench) -> None:
-    """The goal lines: ratio to the ceiling, 5xx count, pools back to zero."""
-    print(
-        f"\nmedians of {bench.runs} rounds (scenarios interleaved); latency includes queueing "
-        f"behind {bench.concurrency} client connections"
-    )
-    ceilings = {f.mode: f for f in bench.figures if f.scenario.startswith("ceiling")}
-    for f in bench.figures:
-        if f.scenario != "read-by-key" or f.mode not in ceilings:
-            continue
-        ceiling = ceilings[f.mode]
-        # Per round (both measured back to back), then the median of those.
-        per_round = [r.rate / c.rate for r, c in zip(f.runs, ceiling.runs, strict=True) if c.rate]
-        value = _support.median(per_round) if per_round else 0.0
-        by_cpu = _support.median(
-            [c / r for r, c in zip(f.server_cpu, ceiling.server_cpu, strict=True) if r]
-        )
-        print(
-            f"ratio read-by-key/ceiling  {f.mode:<8} {f.database:<10} {value:.2f} "
-            f"(per-round ratios {', '.join(f'{v:.2f}' for v in per_round)})  "
-            f"(goal >= 0.5: {_support.verdict(value >= 0.5)});  by worker CPU per request: {by_cpu:.2f}"
-        )
-    server_errors = sum(f.server_errors for f in bench.figures)
-    per = ", ".join(
-        f"{f.mode}/{f.database}/{f.scenario}: {f.server_errors}"
-        for f in bench.figures
-        if f.server_errors
-    )
-    print(
-        f"5xx responses, all scenarios: {server_errors}  (goal 0: {_support.verdict(server_errors == 0)})"
-        + (f"  {per}" if per else "")
-    )
-    unexpected: Counter[tuple[str, int]] = Counter()
-    transport: Counter[str] = Counter()
-    for f in bench.figures:
-        unexpected.update(f.unexpected)
-        transport.update(f.transport_errors)
-    print(
-        f"responses with an unexpected status: {sum(unexpected.values())} {dict(unexpected) or ''}"
-        f"  (goal 0: {_support.verdict(not unexpected)})"
-    )
-    print(
-        f"connection errors: {sum(transport.values())} {dict(transport) or ''}"
-        f"  (goal 0: {_support.verdict(not transport)})"
-    )
-    for f in bench.figures:
-        if f.scenario.startswith("mixed"):
-            shown = ", ".join(
-                f"{kind} {status} x{n}" for (kind, status), n in sorted(f.statuses.items())
-            )
-            print(f"mixed statuses {f.mode}/{f.database}: {shown}")
-    for line, ok in bench.pool_lines:
-        print(f"pool {line}  (goal 0 on every worker: {_support.verdict(ok)})")
 
 
 def machine_state() -> str:
@@ -446,22 +225,13 @@ def machine_state() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = benchmark.argument_parser(__doc__)
     parser.add_argument("--runs", type=int, default=3, help="runs per scenario (median reported)")
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per run (upper bound)")
     parser.add_argument(
         "--max-requests", type=int, default=40_000, help="requests per run (upper bound)"
     )
     parser.add_argument("--concurrency", type=int, default=8, help="client connections")
-    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
-    parser.add_argument(
-        "--template",
-        type=Path,
-        default=None,
-        help="render from this clone (default: a fresh clone of HEAD)",
-    )
     args = parser.parse_args(argv)
 
     started = time.monotonic()
@@ -471,11 +241,11 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     with contextlib.ExitStack() as stack:
-        project = stack.enter_context(_support.rendered_project(args.template))
+        project = stack.enter_context(benchmark.rendered_project(args.template))
         workdir = Path(
             stack.enter_context(tempfile.TemporaryDirectory(prefix="tpl-serve-"))
         ).resolve()
-        pg_server = stack.enter_context(_support.maybe_postgres(not args.no_postgres))
+        pg_server = stack.enter_context(benchmark.maybe_postgres(not args.no_postgres))
         bench = Bench(
             project, workdir, args.runs, args.duration, args.concurrency, args.max_requests
         )
@@ -486,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         print(HEADER, flush=True)
         for mode in MODES:
             run_mode(bench, mode, bare, pg_server)
-        summarize(bench)
+        summarize(bench.figures, bench.pool_lines, bench.runs, bench.concurrency)
     print(
         f"\n{machine_state()} at end; total {time.monotonic() - started:.0f}s "
         f"(SQLite ignores DATABASE_POOL_SIZE/MAX_OVERFLOW: the template sets pool sizes for servers only)"

@@ -10,7 +10,7 @@ Fixtures (see each docstring):
   postgres_url -> str                           a real PostgreSQL server
   redis_url -> str                              a real Redis server
   suite_cache -> Path                           caches kept between runs
-Helpers: projects.run, projects.tool_env, servers.fresh_database.
+Helpers: run, tool_env, servers.fresh_database.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,31 +25,16 @@ from typing import Any, NoReturn
 
 import pytest
 
-import projects
-import servers
+from harness import servers
+from harness.environment import cache_root, isolation_variables
+from harness.git import REPO_ROOT, clone_template, git_commit_all
+from harness.processes import ServerUnavailable
+from harness.redis_server import redis_server
+from harness.rendering import Answers, Render, answers_slug, copy_template
+from harness.venvs import HIGHEST, VenvPool
 
-TESTS_DIR = Path(__file__).resolve().parent
-
-Answers = projects.Answers
-Render = projects.Render
-
-
-def _repo_root() -> Path:
-    """The git repository holding this suite (the template repository)."""
-    out = subprocess.run(
-        ["git", "rev-parse", "--show-toplevel"],
-        cwd=TESTS_DIR,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return Path(out.stdout.strip()).resolve()
-
-
-def _cache_root() -> Path:
-    """Where venvs and downloads persist between runs (gitignored)."""
-    override = os.environ.get("TEMPLATE_TESTS_CACHE")
-    return Path(override).resolve() if override else _repo_root() / ".cache"
+#: Fixture modules of the harness, shared by several test modules.
+pytest_plugins = ["harness.serving_app", "harness.synthetic_releases"]
 
 
 def _server_missing(reason: str) -> NoReturn:
@@ -69,7 +53,13 @@ def _server_missing(reason: str) -> NoReturn:
 #: (xdist's own `xdist_group` mark does nothing under pytest 9: xdist 3.8
 #: renames items through an attribute pytest 9 no longer reads.)
 ANSWER_SET_MODULES = frozenset(
-    {"test_generated_projects.py", "test_tooling.py", "test_awkward_answers.py"}
+    {
+        "test_generated_projects.py",
+        "test_tooling.py",
+        "test_docker_files.py",
+        "test_packaging.py",
+        "test_awkward_answers.py",
+    }
 )
 
 
@@ -99,16 +89,9 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 @pytest.fixture(scope="session", autouse=True)
 def isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Keep the user's copier settings and git config out of every test."""
-    home = tmp_path_factory.mktemp("isolation")
-    settings = home / "copier-settings.yml"
-    settings.write_text("{}\n")  # copier wants a mapping, not an empty file
-    gitconfig = home / "gitconfig"
-    gitconfig.write_text("")
+    variables = isolation_variables(tmp_path_factory.mktemp("isolation"))
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("COPIER_SETTINGS_PATH", str(settings))
-        mp.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
-        mp.setenv("GIT_CONFIG_NOSYSTEM", "1")
-        for key, value in projects.GIT_IDENTITY.items():
+        for key, value in variables.items():
             mp.setenv(key, value)
         yield
 
@@ -125,12 +108,10 @@ def template_clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     Rendering from a clean clone means copier never makes a temporary commit,
     and `_commit` in the answers file names a real revision.
     """
-    source = _repo_root()
-    clone = tmp_path_factory.mktemp("template") / "template"
-    projects.run(["git", "clone", "--quiet", "--no-hardlinks", str(source), str(clone)], cwd=source)
+    clone = clone_template(tmp_path_factory.mktemp("template") / "template")
     if not (clone / "copier.yml").exists():
-        pytest.fail(f"no copier.yml in the committed template at {source}: commit it first")
-    return clone.resolve()
+        pytest.fail(f"no copier.yml in the committed template at {REPO_ROOT}: commit it first")
+    return clone
 
 
 @pytest.fixture(scope="session")
@@ -148,13 +129,11 @@ def render(template_clone: Path, tmp_path_factory: pytest.TempPathFactory) -> Re
         if dst is None and key in cache:
             return cache[key]
         target = (
-            dst
-            if dst is not None
-            else tmp_path_factory.mktemp("project") / projects.answers_slug(answers)
+            dst if dst is not None else tmp_path_factory.mktemp("project") / answers_slug(answers)
         )
         target = Path(target).resolve()
-        projects.copy_template(template_clone, target, answers)
-        projects.git_commit_all(target, "Render the template")
+        copy_template(template_clone, target, answers)
+        git_commit_all(target, "Render the template")
         if dst is None:
             cache[key] = target
         return target
@@ -171,26 +150,22 @@ def render(template_clone: Path, tmp_path_factory: pytest.TempPathFactory) -> Re
 def suite_cache() -> Path:
     """What persists between runs (venvs, uv and pre-commit caches): `.cache/`,
     or $TEMPLATE_TESTS_CACHE."""
-    return _cache_root()
+    return cache_root()
 
 
 @pytest.fixture(scope="session")
-def venv_pool(suite_cache: Path) -> projects.VenvPool:
+def venv_pool(suite_cache: Path) -> VenvPool:
     """The cache of generated-project venvs under `.cache/venvs`."""
-    from uv import find_uv_bin
-
-    pool = projects.VenvPool(
-        root=suite_cache / "venvs", uv=Path(find_uv_bin()), uv_cache=suite_cache / "uv"
-    )
+    pool = VenvPool.in_cache(suite_cache)
     pool.prune()
     return pool
 
 
 @pytest.fixture
-def project_env(venv_pool: projects.VenvPool) -> Iterator[Callable[..., Path]]:
+def project_env(venv_pool: VenvPool) -> Iterator[Callable[..., Path]]:
     """`project_env(project, resolution=HIGHEST, python=None) -> venv`: a venv
     with `project[dev]` installed, resolved by uv's `resolution` (see
-    `projects.LOWEST_DIRECT`) on the `python` interpreter (default: the suite's).
+    `LOWEST_DIRECT`) on the `python` interpreter (default: the suite's).
 
     The venv is cached by the project's declared dependencies, the resolution
     and the Python, and reserved for this test until it ends (other workers use
@@ -198,9 +173,7 @@ def project_env(venv_pool: projects.VenvPool) -> Iterator[Callable[..., Path]]:
     """
     with contextlib.ExitStack() as stack:
 
-        def _acquire(
-            project: Path, resolution: str = projects.HIGHEST, python: str | None = None
-        ) -> Path:
+        def _acquire(project: Path, resolution: str = HIGHEST, python: str | None = None) -> Path:
             return stack.enter_context(venv_pool.acquire(project, resolution, python))
 
         yield _acquire
@@ -217,7 +190,7 @@ def postgres_url() -> Iterator[str]:
     with contextlib.ExitStack() as stack:
         try:
             url = stack.enter_context(servers.postgres_server())
-        except servers.ServerUnavailable as exc:
+        except ServerUnavailable as exc:
             _server_missing(str(exc))
         yield url
 
@@ -227,8 +200,8 @@ def redis_url() -> Iterator[str]:
     """A real Redis server for this worker."""
     with contextlib.ExitStack() as stack:
         try:
-            url = stack.enter_context(servers.redis_server())
-        except servers.ServerUnavailable as exc:
+            url = stack.enter_context(redis_server())
+        except ServerUnavailable as exc:
             _server_missing(str(exc))
         yield url
 
@@ -258,7 +231,7 @@ def _answers_label(answers: object) -> str:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tag tests named with `projects.check` so the summary can list them."""
+    """Tag tests named with `check` so the summary can list them."""
     for item in items:
         name = getattr(getattr(item, "function", None), "template_check", None)
         if not name:

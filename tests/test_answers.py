@@ -13,10 +13,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import yaml
 
-import servers
-from projects import Render, check, copy_template, run
+from harness import servers
+from harness.checks import check
+from harness.commands import run
+from harness.rendering import Render, copy_template, recorded_answers
 
 GOOD = {"project_name": "My Shop"}
 
@@ -78,7 +79,7 @@ def test_cli_refuses_bad_answer(
 ) -> None:
     dst = tmp_path / "project"
     proc = run(
-        copier_copy_cmd(answers, template_clone, dst), cwd=tmp_path, check=False, timeout=120
+        copier_copy_cmd(answers, template_clone, dst), cwd=tmp_path, must_succeed=False, timeout=120
     )
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0, f"copier accepted {answers}:\n{output}"
@@ -106,7 +107,7 @@ def test_api_refuses_bad_answer(
 @check("package_name derived from project_name", GOOD)
 def test_good_answers_render_with_derived_package_name(render: Render) -> None:
     project = render(GOOD)
-    recorded = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    recorded = recorded_answers(project)
     assert recorded["project_name"] == "My Shop"
     assert recorded["package_name"] == "my_shop"
     assert (project / "src" / "my_shop" / "__init__.py").is_file()
@@ -128,9 +129,7 @@ def test_cli_renders_good_answers(template_clone: Path, tmp_path: Path) -> None:
 def test_accented_names_suggest_the_plain_letters(
     render: Render, project_name: str, package: str
 ) -> None:
-    recorded = yaml.safe_load(
-        (render({"project_name": project_name}) / ".copier-answers.yml").read_text()
-    )
+    recorded = recorded_answers(render({"project_name": project_name}))
     assert recorded["package_name"] == package
 
 

@@ -19,7 +19,10 @@ from typing import Any
 import pytest
 import yaml
 
-from projects import Answers, Render, VenvPool, check, copy_template, run, tool_env, venv_bin
+from harness.checks import check
+from harness.commands import run
+from harness.rendering import Answers, Render, copy_template, recorded_answers
+from harness.venvs import VenvPool, tool_env, venv_bin
 
 LONG_NAME = ("Quite Long Project Name " * 5)[:100]
 LONG_DESCRIPTION = ("A description that goes on and on. " * 6)[:200]
@@ -83,13 +86,6 @@ def _files(project: Path, *suffixes: str) -> list[Path]:
     )
 
 
-def _recorded(project: Path) -> dict[str, Any]:
-    """The answers copier recorded."""
-    answers = yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8"))
-    assert isinstance(answers, dict)
-    return answers
-
-
 @pytest.mark.render
 @awkward_answers
 @check("awkward answers: files parse")
@@ -112,7 +108,7 @@ def test_every_file_parses(render: Render, answers: Answers) -> None:
         compile(path.read_text(encoding="utf-8"), str(path), "exec", dont_inherit=True)
 
     # Every answer comes back exactly as given, wherever it was written.
-    recorded = _recorded(project)
+    recorded = recorded_answers(project)
     for key, value in answers.items():
         assert recorded[key] == value, key
     with (project / "pyproject.toml").open("rb") as fh:
@@ -128,7 +124,7 @@ def test_every_file_parses(render: Render, answers: Answers) -> None:
 @check("awkward answers: package_name")
 def test_derived_package_name_is_a_plain_identifier(render: Render, answers: Answers) -> None:
     """Whatever the project name holds, the derived package name is importable."""
-    package = _recorded(render(answers))["package_name"]
+    package = recorded_answers(render(answers))["package_name"]
     assert package.isascii() and package.isidentifier(), package
     assert package == package.lower() and not keyword.iskeyword(package), package
     assert (render(answers) / "src" / package / "__init__.py").is_file()
@@ -156,7 +152,7 @@ def test_awkward_project_installs_and_imports(
     render: Render, project_env: Any, venv_pool: VenvPool, answers: Answers
 ) -> None:
     project = render(answers)
-    package = _recorded(project)["package_name"]
+    package = recorded_answers(project)["package_name"]
     venv = project_env(project)
     python = venv_bin(venv, "python")
     run([venv_pool.uv, "pip", "check", "--python", python], cwd=project)

@@ -14,19 +14,23 @@ from pathlib import Path
 
 import pytest
 
-import servers
-from projects import run
+from harness import servers
+from harness.commands import run
+from harness.git import REPO_ROOT
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 NUMBER = r"-?[\d,]+(?:\.\d+)?"
 
 
-def _run_benchmark(script: str, *args: str) -> str:
-    """Run a benchmark with the suite's interpreter; return what it printed."""
-    extra = [] if servers.postgres_bindir() else ["--no-postgres"]
-    proc = run([sys.executable, BENCHMARKS / script, *args, *extra], cwd=BENCHMARKS, timeout=600)
+def _run_benchmark(name: str, *args: str) -> str:
+    """Run `python -m benchmarks.<name>` from the repository root with the suite's
+    interpreter, as its README says; return what it printed."""
+    proc = run([sys.executable, "-m", f"benchmarks.{name}", *args], cwd=REPO_ROOT, timeout=600)
     print(proc.stdout)
     return proc.stdout
+
+
+def _no_postgres() -> list[str]:
+    return [] if servers.postgres_bindir() else ["--no-postgres"]
 
 
 def _backends() -> list[str]:
@@ -43,7 +47,7 @@ def _section(output: str, title: str) -> str:
 @pytest.mark.full
 def test_seed_throughput_prints_its_figures(template_clone: Path) -> None:
     output = _run_benchmark(
-        "seed_throughput.py",
+        "seed_throughput",
         "--template",
         str(template_clone),
         "--rows",
@@ -55,6 +59,7 @@ def test_seed_throughput_prints_its_figures(template_clone: Path) -> None:
         "--memory-counts",
         "1000",
         "5000",
+        *_no_postgres(),
     )
     for backend in _backends():
         section = _section(output, backend)
@@ -76,7 +81,9 @@ def test_seed_throughput_prints_its_figures(template_clone: Path) -> None:
 @pytest.mark.full
 def test_isolation_speed_prints_its_figures(template_clone: Path) -> None:
     output = _run_benchmark(
-        "isolation_speed.py", "--template", str(template_clone), "--tests", "20", "--repeats", "1"
+        "isolation_speed",
+        *("--template", str(template_clone), "--tests", "20", "--repeats", "1"),
+        *_no_postgres(),
     )
     for backend in _backends():
         section = _section(output, backend)
@@ -99,10 +106,9 @@ def test_isolation_speed_prints_its_figures(template_clone: Path) -> None:
 def test_serve_faults_prints_its_figures(template_clone: Path) -> None:
     if not servers.postgres_bindir():
         pytest.skip("the fault benchmark stops and starts a PostgreSQL server of its own")
-    script = BENCHMARKS / "serve_faults.py"
-    args = ["--template", str(template_clone), "--runs", "1", "--lock-seconds", "2"]
-    output = run([sys.executable, script, *args], cwd=BENCHMARKS, timeout=600).stdout
-    print(output)
+    output = _run_benchmark(
+        "serve_faults", "--template", str(template_clone), "--runs", "1", "--lock-seconds", "2"
+    )
     for fault in ("killed backends", "locked table", "server restart"):
         assert re.search(rf"^recovery after {fault}\s+median ", output, re.MULTILINE), output
     for total in ("lost", "phantom", "non_json_5xx", "unanswered", "checked_out"):

@@ -24,23 +24,20 @@ from typing import Any
 import psycopg
 import pytest
 
-import servers
-from projects import (
-    Render,
-    check,
-    clean_env,
-    closed_questions,
-    committed_copier_config,
+from harness import servers
+from harness.checks import check
+from harness.commands import clean_env, run
+from harness.matrix import (
     matrix_answers,
-    run,
-    tool_env,
-    venv_bin,
+    template_questions,
 )
+from harness.rendering import Render
+from harness.venvs import tool_env, venv_bin
 
 pytestmark = pytest.mark.full
 
 ANSWERS = matrix_answers(
-    closed_questions(committed_copier_config()),
+    template_questions(),
     {"database": "postgresql", "task_queue": "celery"},
 )
 PACKAGE = "demo_app"

@@ -19,21 +19,19 @@ from typing import Any
 import psycopg
 import pytest
 
-import servers
-from projects import (
-    Render,
-    check,
-    clean_env,
-    closed_questions,
-    committed_copier_config,
+from harness import servers
+from harness.checks import check
+from harness.commands import clean_env
+from harness.matrix import (
     matrix_answers,
-    tool_env,
-    venv_bin,
+    template_questions,
 )
+from harness.rendering import Render
+from harness.venvs import tool_env, venv_bin
 
 pytestmark = pytest.mark.full
 
-ANSWERS = matrix_answers(closed_questions(committed_copier_config()), {"database": "postgresql"})
+ANSWERS = matrix_answers(template_questions(), {"database": "postgresql"})
 PACKAGE = "demo_app"
 REPLICAS = 5
 LOCK_LINE = 'if connection.dialect.name == "postgresql":'
@@ -119,10 +117,6 @@ def _upgrade_at_once(venv: Path, project: Path, url: str) -> list[subprocess.Com
     return results
 
 
-def _libpq(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://", 1)
-
-
 @check("concurrent `flask db upgrade`", ANSWERS)
 def test_replicas_upgrading_at_once_take_turns(
     slow_project: Path, project_env: Any, postgres_url: str
@@ -135,7 +129,7 @@ def test_replicas_upgrading_at_once_take_turns(
     assert [r.returncode for r in results] == [0] * REPLICAS, [r.stdout[-2000:] for r in results]
     ran = [r for r in results if "Running upgrade  -> 0001" in r.stdout]
     assert len(ran) == 1, [r.stdout[-1000:] for r in results]
-    with psycopg.connect(_libpq(url)) as connection:
+    with psycopg.connect(servers.libpq_url(url)) as connection:
         assert connection.execute("SELECT count(*) FROM migration_runs").fetchone() == (1,)
         assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [
             ("9001",)

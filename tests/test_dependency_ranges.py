@@ -28,22 +28,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-import servers
-from projects import (
+from harness import servers
+from harness.checks import check
+from harness.commands import run
+from harness.matrix import (
+    matrix_answers,
+    template_questions,
+)
+from harness.rendering import Render, answers_slug, package_name
+from harness.venvs import (
     HIGHEST,
     LOWEST_DIRECT,
-    Render,
-    answers_slug,
-    check,
-    closed_questions,
-    committed_copier_config,
-    matrix_answers,
     read_pyproject,
-    run,
     run_project_tests,
     tool_env,
     venv_bin,
@@ -51,7 +50,7 @@ from projects import (
 
 pytestmark = pytest.mark.full
 
-QUESTIONS = closed_questions(committed_copier_config())
+QUESTIONS = template_questions()
 #: Only these answers change what gets installed (docker and ci do not).
 VARIANTS = [
     {"database": database, "task_queue": task_queue}
@@ -158,7 +157,7 @@ def _assert_resolved(venv: Path, project: Path, resolution: str) -> dict[str, st
 def _assert_gunicorn_loads_the_app(venv: Path, project: Path, tmp_path: Path) -> None:
     """The project's suite never imports gunicorn: this gunicorn builds the app
     from the README's app spec and accepts the project's gunicorn settings."""
-    package = yaml.safe_load((project / ".copier-answers.yml").read_text())["package_name"]
+    package = package_name(project)
     run(
         [venv_bin(venv, "gunicorn"), "--check-config", f"{package}:create_app()"],
         cwd=project,

@@ -5,11 +5,11 @@ type checker and test suite must pass straight out of the template, against
 real PostgreSQL and Redis servers where the answers ask for them.
 
 The matrix is every combination of the choice and yes/no questions in
-copier.yml (a new choice widens it by itself; past `projects.MAX_FULL_MATRIX`
+copier.yml (a new choice widens it by itself; past `harness.matrix.MAX_FULL_MATRIX`
 combinations it falls back to a pairwise cover). All combinations share one
 project name, so combinations with the same dependencies (those that differ only
 in docker/ci, whose Python code is identical) reuse one cached venv and its
-warm mypy cache (`projects.tool_env`): mypy's cache is checked by content hash,
+warm mypy cache (`harness.venvs.tool_env`): mypy's cache is checked by content hash,
 so reusing it across projects is safe, and it makes the re-check nearly free.
 Every check still runs on every combination.
 """
@@ -23,24 +23,21 @@ from typing import Any
 import pytest
 import yaml
 
-import servers
-from projects import (
-    Render,
+from harness import servers
+from harness.checks import check
+from harness.commands import run
+from harness.git import assert_git_clean
+from harness.matrix import (
     answer_matrix,
-    answers_slug,
-    check,
     closed_answers_id,
-    closed_questions,
-    committed_copier_config,
     matrix_answers,
     pairwise_cover,
-    run,
-    run_project_tests,
-    tool_env,
-    venv_bin,
+    template_questions,
 )
+from harness.rendering import Render, answers_slug, recorded_answers
+from harness.venvs import run_project_tests, tool_env, venv_bin
 
-QUESTIONS = closed_questions(committed_copier_config())
+QUESTIONS = template_questions()
 MATRIX = [matrix_answers(QUESTIONS, combo) for combo in answer_matrix(QUESTIONS)]
 
 
@@ -171,7 +168,7 @@ def test_answers_file_records_source_and_answers(
     render: Render, template_clone: Path, answers: dict[str, Any]
 ) -> None:
     project = render(answers)
-    recorded = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    recorded = recorded_answers(project)
     assert recorded["_src_path"] == str(template_clone)
     assert recorded.get("_commit"), recorded
     for key, value in answers.items():
@@ -186,7 +183,7 @@ def test_ruff_check_passes(render: Render, project_env: Any, answers: dict[str, 
     project = render(answers)
     venv = project_env(project)
     run([venv_bin(venv, "ruff"), "check", "--no-cache", "."], cwd=project, env=tool_env(venv))
-    _assert_git_clean(project, "ruff check")
+    assert_git_clean(project, "ruff check")
 
 
 @pytest.mark.full
@@ -202,7 +199,7 @@ def test_ruff_format_leaves_code_alone(
         cwd=project,
         env=tool_env(venv),
     )
-    _assert_git_clean(project, "ruff format --check")
+    assert_git_clean(project, "ruff format --check")
 
 
 @pytest.mark.full
@@ -212,7 +209,7 @@ def test_mypy_passes(render: Render, project_env: Any, answers: dict[str, Any]) 
     project = render(answers)
     venv = project_env(project)
     run([venv_bin(venv, "mypy")], cwd=project, env=tool_env(venv))
-    _assert_git_clean(project, "mypy")
+    assert_git_clean(project, "mypy")
 
 
 @pytest.mark.full
@@ -235,11 +232,4 @@ def test_project_suite_passes(
         extra["CELERY_BROKER_URL"] = redis_url
         extra["CELERY_RESULT_BACKEND"] = redis_url
     run_project_tests(venv, project, *parallel, extra=extra)
-    _assert_git_clean(project, "the project's own suite")
-
-
-def _assert_git_clean(project: Path, tool: str) -> None:
-    """Whatever a tool writes (SQLite files, caches) must be ignored by git, or the
-    owner's first `git add -A` commits it."""
-    status = run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=project).stdout
-    assert not status, f"{tool} left files git does not ignore:\n{status}"
+    assert_git_clean(project, "the project's own suite")

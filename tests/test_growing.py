@@ -13,7 +13,6 @@ import difflib
 import re
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,10 +20,12 @@ from typing import Any
 import pytest
 from uv import find_uv_bin
 
-from projects import Render, check, clean_env, run, tool_env
-
-sys.path.append(str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from _serving import Gunicorn, request
+from harness.checks import check
+from harness.commands import clean_env, run
+from harness.gunicorn import Gunicorn
+from harness.http_requests import request
+from harness.rendering import Render
+from harness.venvs import tool_env
 
 pytestmark = pytest.mark.full
 

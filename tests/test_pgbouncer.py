@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,26 +19,22 @@ from typing import Any
 
 import pytest
 
-import servers
-from pgbouncer import PgBouncer, pgbouncer, pgbouncer_binary
-from projects import (
-    Render,
-    check,
-    clean_env,
-    closed_questions,
-    committed_copier_config,
+from harness import servers
+from harness.checks import check
+from harness.commands import clean_env, run
+from harness.gunicorn import Gunicorn
+from harness.load import Call, run_load
+from harness.matrix import (
     matrix_answers,
-    run,
-    tool_env,
-    venv_bin,
+    template_questions,
 )
-
-sys.path.append(str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from _serving import Call, Gunicorn, run_load
+from harness.pgbouncer import PgBouncer, pgbouncer, pgbouncer_binary
+from harness.rendering import Render
+from harness.venvs import tool_env, venv_bin
 
 pytestmark = pytest.mark.full
 
-ANSWERS = matrix_answers(closed_questions(committed_copier_config()), {"database": "postgresql"})
+ANSWERS = matrix_answers(template_questions(), {"database": "postgresql"})
 PACKAGE = "demo_app"
 SECRET_KEY = "pgbouncer-tests-" + "s" * 32
 POOLER = {"DATABASE_POOLER": "pgbouncer"}
@@ -129,10 +124,10 @@ def test_without_the_setting_statements_collide_and_doctor_fails(
     assert int(pooled) == 0
 
     doctor = [venv_bin(venv, "flask"), "--app", PACKAGE, "doctor", "--json"]
-    caught = run(doctor, cwd=project, env=_env(venv, url), check=False)
+    caught = run(doctor, cwd=project, env=_env(venv, url), must_succeed=False)
     assert caught.returncode == 1, caught.stdout + caught.stderr
     assert _finding(caught.stdout, "pgbouncer")["status"] == "fail"
-    fixed = run(doctor, cwd=project, env=_env(venv, url, **POOLER), check=False)
+    fixed = run(doctor, cwd=project, env=_env(venv, url, **POOLER), must_succeed=False)
     assert _finding(fixed.stdout, "pgbouncer")["status"] == "ok", fixed.stdout
 
 

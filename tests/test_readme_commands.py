@@ -20,7 +20,7 @@ Conventions (say them in the README templates' comments too):
   work and publish a newer template release before "Updating from the template".
 - The test sets only: `FLASK_RUN_PORT` and `PORT` (free ports; the probe URLs'
   5000 and 8000 follow), `DATABASE_URL` for PostgreSQL and `CELERY_BROKER_URL`,
-  `CELERY_RESULT_BACKEND` for Celery (private servers from tests/servers.py);
+  `CELERY_RESULT_BACKEND` for Celery (private servers from harness/servers.py);
   `localhost:5432` in commands names the private PostgreSQL server. For another
   answer set it appends `--data` answers to the quick start's `copier copy`.
 """
@@ -33,10 +33,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-import servers
-from projects import GIT_IDENTITY, Render, check, clean_env, run
+from harness import servers
+from harness.checks import check
+from harness.commands import clean_env, run
+from harness.git import GIT_IDENTITY
+from harness.processes import free_port
+from harness.rendering import Render, recorded_answers
 
 pytestmark = pytest.mark.full
 
@@ -118,7 +121,7 @@ def after_copy_commands(copier_output: str) -> str:
 def bash(script: str, cwd: Path, env: dict[str, str], log: Path) -> str:
     """Run `script` with bash (tracing each command); return its output."""
     log.write_text(PRELUDE + script)
-    proc = run(["bash", "-x", log], cwd=cwd, env=env, check=False, timeout=1500)
+    proc = run(["bash", "-x", log], cwd=cwd, env=env, must_succeed=False, timeout=1500)
     assert proc.returncode == 0, (
         f"README commands failed (script: {log})\n--- stdout ---\n{proc.stdout[-6000:]}"
         f"\n--- stderr ---\n{proc.stderr[-6000:]}"
@@ -186,7 +189,7 @@ def test_readme_commands_work_as_written(
     template = tmp_path / "copier-flask-sqlalchemy"
     run(["git", "clone", "--quiet", "--no-tags", template_clone, template], cwd=tmp_path)
     run(["git", "tag", HEAD_TAG], cwd=template)
-    ports = {"5000": servers.free_port(), "8000": servers.free_port()}
+    ports = {"5000": free_port(), "8000": free_port()}
     env: dict[str, str | None] = {
         **GIT_IDENTITY,
         "FLASK_RUN_PORT": str(ports["5000"]),
@@ -214,7 +217,7 @@ def test_readme_commands_work_as_written(
     )
     bash(script, template, env, tmp_path / "project.sh")
 
-    recorded = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    recorded = recorded_answers(project)
     assert recorded["_src_path"] == str(template), (
         "the answers file must name the template absolutely"
     )
@@ -245,7 +248,7 @@ def test_restore_tags_refuses_a_moved_release(template_clone: Path, tmp_path: Pa
         pytest.skip("releases.toml records no release yet")
     run(["git", "tag", tag[1], "HEAD"], cwd=clone)
 
-    proc = run([clone / "bin" / "restore-tags"], cwd=clone, check=False)
+    proc = run([clone / "bin" / "restore-tags"], cwd=clone, must_succeed=False)
 
     assert proc.returncode == 1
     assert f"{tag[1]}: the local tag names" in proc.stderr

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from projects import run
+from harness.commands import run
 
 REPO = Path(__file__).resolve().parents[1]
 RUFF = [sys.executable, "-m", "ruff"]

@@ -12,36 +12,29 @@ for recovery.
 from __future__ import annotations
 
 import socket
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-import servers
-from postgres_control import PostgresControl, libpq_url
-from projects import check
-from serving_app import (  # fixtures too, used by name
+# gunicorn and HTTP helpers shared with the benchmark (standard library only).
+from harness import servers
+from harness.checks import check
+from harness.http_requests import LOOPBACK, request
+from harness.postgres_control import PostgresControl
+from harness.servers import libpq_url
+from harness.serving_app import (  # fixtures come through conftest's pytest_plugins
     ANSWERS,
     App,
     Poller,
-    app,
     assert_pools_idle,
     migrated_database,
-    private_postgres,
-    restartable_postgres,
     serving,
     wait_for,
 )
 
-sys.path.append(str(Path(__file__).resolve().parent.parent / "benchmarks"))
-# gunicorn and HTTP helpers shared with the benchmark (standard library only).
-import _serving
-from _serving import request
-
 pytestmark = pytest.mark.full
-__all__ = ["app", "private_postgres", "restartable_postgres"]  # fixtures used by name
 
 #: How long the app may take to answer 200 again once the database is back.
 RECOVERY_DEADLINE = 5.0
@@ -210,7 +203,7 @@ def test_failed_batch_rolls_back_while_served(
                 "10",
                 "--prefix",
                 "clash-",
-                check=False,
+                must_succeed=False,
             )
         assert seeded.returncode != 0, f"the clashing batch did not fail:\n{seeded.stdout}"
         samples = poller.snapshot()
@@ -248,7 +241,7 @@ def test_stalled_client_does_not_block_others_or_keep_a_connection(
         user_path = f"/api/users/{made.json()['id']}"
         workers_before = server.worker_pids()
 
-        with socket.create_connection((_serving.LOOPBACK, server.port), timeout=30) as stalled:
+        with socket.create_connection((LOOPBACK, server.port), timeout=30) as stalled:
             stalled.sendall(f"GET {user_path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ".encode())
             served = []
             for _ in range(20):

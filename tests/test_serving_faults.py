@@ -10,29 +10,21 @@ out. The figures are printed (`bin/test tests/test_serving_faults.py -s`).
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-import servers
-from postgres_control import PostgresControl, libpq_url
-
-sys.path.append(str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from _db_faults import writes_under_faults
-from projects import check
-from serving_app import (  # fixtures too, used by name
+from harness import servers
+from harness.checks import check
+from harness.db_faults import writes_under_faults
+from harness.postgres_control import PostgresControl
+from harness.servers import libpq_url
+from harness.serving_app import (  # fixtures come through conftest's pytest_plugins
     ANSWERS,
     App,
-    app,
     assert_pools_idle,
-    private_postgres,
-    restartable_postgres,
     serving,
 )
 
 pytestmark = pytest.mark.full
-__all__ = ["app", "private_postgres", "restartable_postgres"]  # fixtures used by name
 
 #: Short limits, so the faults show within seconds (the defaults are longer).
 TIMEOUTS = {

@@ -18,22 +18,20 @@ from typing import Any
 import pytest
 import yaml
 
-from projects import (
-    Answers,
-    Render,
-    check,
+from harness.checks import check
+from harness.commands import run
+from harness.git import git_commit_all
+from harness.matrix import (
     closed_answers_id,
-    closed_questions,
-    committed_copier_config,
-    copy_template,
-    git_commit_all,
     matrix_answers,
-    run,
+    template_questions,
 )
+from harness.rendering import Answers, Render, copy_template
+from harness.schemas import check_schema
 
 pytestmark = pytest.mark.render
 
-QUESTIONS = closed_questions(committed_copier_config())
+QUESTIONS = template_questions()
 SCHEDULED = {"schedule", "workflow_dispatch"}
 #: `owner/name@<40-hex commit> # vX.Y.Z`, as Dependabot keeps them.
 PINNED_ACTION = re.compile(r"uses: ([\w.-]+/[\w./-]+)@([0-9a-f]{40}) # v\d+(\.\d+)*$")
@@ -59,17 +57,9 @@ def _github_answer_sets() -> pytest.MarkDecorator:
     )
 
 
-def _schema_check(path: Path, schema: str) -> None:
-    """Validate against a schema check-jsonschema ships (offline)."""
-    run(
-        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, path],
-        cwd=path.parent,
-    )
-
-
 def _workflow(project: Path) -> dict[str, Any]:
     path = project / ".github" / "workflows" / "ci.yml"
-    _schema_check(path, "vendor.github-workflows")
+    check_schema(path, "vendor.github-workflows")
     workflow: dict[str, Any] = yaml.safe_load(path.read_text())
     return workflow
 
@@ -114,7 +104,7 @@ def test_weekly_jobs_test_newest_releases_and_template_updates(
 def test_dependabot_covers_what_the_project_pins(render: Render, answers: Answers) -> None:
     project = render(answers)
     config_path = project / ".github" / "dependabot.yml"
-    _schema_check(config_path, "vendor.dependabot")
+    check_schema(config_path, "vendor.dependabot")
     config = yaml.safe_load(config_path.read_text())
     ecosystems = {update["package-ecosystem"] for update in config["updates"]}
     assert ecosystems == {"pip", "github-actions"} | ({"docker"} if answers["docker"] else set())
@@ -161,7 +151,7 @@ def _run_step(project: Path, script: str) -> subprocess.CompletedProcess[str]:
         ["bash", "-eo", "pipefail", "-c", script],
         cwd=project,
         env={"PATH": f"{bin_dir}:/usr/bin:/bin", "GIT_TERMINAL_PROMPT": "0"},
-        check=False,
+        must_succeed=False,
         timeout=120,
     )
 

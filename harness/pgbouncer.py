@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import servers
+from harness import servers
+from harness.processes import ServerUnavailable, free_port, private_tmpdir
 
 #: Server connections PgBouncer opens per database and user.
 POOL_SIZE = 10
@@ -78,11 +79,11 @@ class PgBouncer:
         """Start (again, on the same port once it has one) and wait until it accepts."""
         binary = pgbouncer_binary()
         if binary is None:
-            raise servers.ServerUnavailable(
+            raise ServerUnavailable(
                 "pgbouncer not found; bin/test installs it with apt-get when run as root"
             )
-        self.port = self.port or servers.free_port()
-        account = servers._postgres_account()
+        self.port = self.port or free_port()
+        account = servers.postgres_account()
         config = self._write_config()
         if account is not None:
             for path in (self.base, *self.base.iterdir()):
@@ -130,7 +131,7 @@ class PgBouncer:
 @contextlib.contextmanager
 def pgbouncer(postgres_url: str) -> Iterator[PgBouncer]:
     """Run PgBouncer in front of the server of `postgres_url` for the block."""
-    bouncer = PgBouncer(postgres_url, servers._private_tmpdir("tpl-pgbouncer-"))
+    bouncer = PgBouncer(postgres_url, private_tmpdir("tpl-pgbouncer-"))
     try:
         bouncer.start()
         yield bouncer

@@ -12,13 +12,13 @@ from __future__ import annotations
 import http.client
 import itertools
 import json
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from _serving import request
+from harness.client_threads import ClientThreads
+from harness.http_requests import request
 
 
 @dataclass(frozen=True)
@@ -33,21 +33,19 @@ class Outcome:
     retry_after: bool
 
 
-class WriteLedger:
+class WriteLedger(ClientThreads):
     """`threads` clients POSTing `/api/users` one at a time until the block ends."""
 
     def __init__(self, port: int, prefix: str, *, threads: int = 4, timeout: float = 30.0) -> None:
+        super().__init__(threads, join_seconds=timeout + 10)
         self.port = port
         self.prefix = prefix
         self.timeout = timeout
         self._numbers = itertools.count()
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
         self._outcomes: list[Outcome] = []
-        self._threads = [threading.Thread(target=self._loop, daemon=True) for _ in range(threads)]
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
+    def loop(self, number: int) -> None:
+        while not self.stopped():
             with self._lock:
                 username = f"{self.prefix}{next(self._numbers)}"
             started = time.monotonic()
@@ -67,16 +65,6 @@ class WriteLedger:
             with self._lock:
                 self._outcomes.append(outcome)
             time.sleep(0.01)
-
-    def __enter__(self) -> WriteLedger:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(self.timeout + 10)
 
     def outcomes(self) -> list[Outcome]:
         with self._lock:

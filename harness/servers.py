@@ -1,4 +1,4 @@
-"""Real PostgreSQL and Redis servers for the suite, on free loopback ports.
+"""Real PostgreSQL servers for the suite, on free loopback ports (Redis: redis_server.py).
 
 Generated projects promise to work against real servers, so their suites are
 run against real ones: each pytest process (each xdist worker) starts its own
@@ -14,38 +14,22 @@ import os
 import pwd
 import re
 import shutil
-import socket
 import subprocess
-import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from harness.processes import (
+    START_ATTEMPTS,
+    ServerUnavailable,
+    free_port,
+    private_tmpdir,
+)
+
 #: The unprivileged account that runs PostgreSQL when the suite runs as root
 #: (initdb and postgres refuse to run as root).
 POSTGRES_USER = "postgres"
-
-_START_ATTEMPTS = 5
-
-
-class ServerUnavailable(RuntimeError):
-    """A server's binaries are not installed, so tests needing it cannot run."""
-
-
-def free_port() -> int:
-    """Return a loopback TCP port that was free a moment ago (kernel-chosen)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _private_tmpdir(prefix: str) -> Path:
-    """Make a temp dir under /tmp, which other users can reach (unlike pytest's)."""
-    base = "/tmp" if os.path.isdir("/tmp") else None
-    return Path(tempfile.mkdtemp(prefix=prefix, dir=base))
-
 
 # --------------------------------------------------------------------------
 # PostgreSQL
@@ -66,7 +50,7 @@ def postgres_bindir() -> Path | None:
     return Path(initdb).parent if initdb else None
 
 
-def _postgres_account() -> pwd.struct_passwd | None:
+def postgres_account() -> pwd.struct_passwd | None:
     """The account to run PostgreSQL as: None means "as ourselves" (not root).
 
     As root, use the `postgres` system user the Debian package creates, and
@@ -92,7 +76,7 @@ def _postgres_account() -> pwd.struct_passwd | None:
         return pwd.getpwnam(POSTGRES_USER)
 
 
-def _as_account(cmd: list[str], account: pwd.struct_passwd | None) -> list[str]:
+def as_account(cmd: list[str], account: pwd.struct_passwd | None) -> list[str]:
     """Prefix a command so it runs as the server account."""
     if account is None:
         return cmd
@@ -120,15 +104,15 @@ def postgres_server() -> Iterator[str]:
             "PostgreSQL server binaries not found (no /usr/lib/postgresql/*/bin/initdb, "
             "no initdb on PATH); bin/test installs them with apt-get when run as root"
         )
-    account = _postgres_account()
-    base = _private_tmpdir("tpl-postgres-")
+    account = postgres_account()
+    base = private_tmpdir("tpl-postgres-")
     if account is not None:
         os.chown(base, account.pw_uid, account.pw_gid)
     data = base / "data"
     log = base / "server.log"
     env_cmd = ["env", "LC_ALL=C", "LANG=C"]
     initdb = _run_quiet(
-        _as_account(
+        as_account(
             [
                 *env_cmd,
                 str(bindir / "initdb"),
@@ -160,7 +144,7 @@ def postgres_server() -> Iterator[str]:
     port = 0
     started = False
     errors: list[str] = []
-    for _ in range(_START_ATTEMPTS):
+    for _ in range(START_ATTEMPTS):
         port = free_port()
         options = (
             f"-c listen_addresses=127.0.0.1 -p {port} -k {base} "
@@ -168,7 +152,7 @@ def postgres_server() -> Iterator[str]:
             "-c max_connections=200"
         )
         start = _run_quiet(
-            _as_account(
+            as_account(
                 [
                     *env_cmd,
                     pg_ctl,
@@ -201,7 +185,7 @@ def postgres_server() -> Iterator[str]:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     finally:
         _run_quiet(
-            _as_account(
+            as_account(
                 [pg_ctl, "stop", "--pgdata", str(data), "--mode", "immediate", "--wait"], account
             ),
             cwd=base,
@@ -210,7 +194,7 @@ def postgres_server() -> Iterator[str]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def _libpq_url(sqlalchemy_url: str) -> str:
+def libpq_url(sqlalchemy_url: str) -> str:
     """Turn `postgresql+psycopg://…` into the plain URI psycopg understands."""
     parts = urlsplit(sqlalchemy_url)
     return urlunsplit(parts._replace(scheme="postgresql"))
@@ -228,7 +212,7 @@ def fresh_database(postgres_url: str, name: str) -> str:
 
     slug = re.sub(r"[^a-z0-9_]+", "_", name.lower()).strip("_")[:40] or "db"
     dbname = f"{slug}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(_libpq_url(postgres_url), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(postgres_url), autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
     parts = urlsplit(postgres_url)
     return urlunsplit(parts._replace(path=f"/{dbname}"))
@@ -243,7 +227,7 @@ def create_owner(postgres_url: str, name: str, password: str | None = None) -> N
     from psycopg import sql
 
     role = sql.Identifier(name)
-    with psycopg.connect(_libpq_url(postgres_url), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(postgres_url), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(role))
         conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(role))
         conn.execute(
@@ -252,89 +236,3 @@ def create_owner(postgres_url: str, name: str, password: str | None = None) -> N
             )
         )
         conn.execute(sql.SQL("CREATE DATABASE {0} OWNER {0}").format(role))
-
-
-# --------------------------------------------------------------------------
-# Redis
-# --------------------------------------------------------------------------
-
-
-def _redis_ping(port: int) -> bool:
-    """Whether a Redis server answers PING on the port."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-@contextlib.contextmanager
-def redis_server() -> Iterator[str]:
-    """Run a throwaway Redis server without persistence; yield its URL."""
-    exe = shutil.which("redis-server") or (
-        "/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server") else None
-    )
-    if exe is None:
-        raise ServerUnavailable(
-            "redis-server not found on PATH; bin/test installs it with apt-get when run as root"
-        )
-    base = _private_tmpdir("tpl-redis-")
-    log = base / "redis.log"
-    process: subprocess.Popen[bytes] | None = None
-    port = 0
-    try:
-        for _ in range(_START_ATTEMPTS):
-            port = free_port()
-            process = subprocess.Popen(
-                [
-                    exe,
-                    "--bind",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    str(base),
-                    "--logfile",
-                    str(log),
-                    "--daemonize",
-                    "no",
-                ],
-                cwd=base,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            deadline = time.monotonic() + 30
-            while process.poll() is None and time.monotonic() < deadline:
-                if _redis_ping(port):
-                    break
-                time.sleep(0.05)
-            if process.poll() is None and _redis_ping(port):
-                break
-            _stop(process)
-            process = None
-        if process is None:
-            text = log.read_text(errors="replace") if log.exists() else ""
-            raise RuntimeError(f"redis-server did not start:\n{text[-4000:]}")
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        if process is not None:
-            _stop(process)
-        shutil.rmtree(base, ignore_errors=True)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop a child server politely, then firmly."""
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()

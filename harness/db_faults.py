@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 
-from _write_ledger import WriteLedger
+from harness.write_ledger import WriteLedger
 
 #: How long to wait for a 201 after a fault ends before calling it unrecovered.
 RECOVERY_WAIT = 10.0

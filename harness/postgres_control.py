@@ -12,7 +12,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import servers
+from harness import servers
+from harness.servers import libpq_url
 
 
 @dataclass
@@ -48,7 +49,7 @@ class PostgresControl:
         bindir = servers.postgres_bindir()
         assert bindir is not None
         cmd = [str(bindir / "pg_ctl"), *args, "--pgdata", str(self.data_dir)]
-        cmd = servers._as_account(cmd, servers._postgres_account())  # as the server's owner
+        cmd = servers.as_account(cmd, servers.postgres_account())  # as the server's owner
         return subprocess.run(
             cmd, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
         )
@@ -76,8 +77,3 @@ class PostgresControl:
         self.stop()
         time.sleep(down_seconds)
         self.start()
-
-
-def libpq_url(url: str) -> str:
-    """psycopg's spelling of a SQLAlchemy PostgreSQL URL."""
-    return url.replace("postgresql+psycopg://", "postgresql://", 1)

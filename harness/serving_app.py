@@ -12,8 +12,6 @@ from __future__ import annotations
 import contextlib
 import http.client
 import subprocess
-import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,15 +21,18 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-import yaml
 
-import servers
-from postgres_control import PostgresControl, libpq_url
-from projects import Render, clean_env, run, tool_env, venv_bin
+from harness import servers
+from harness.client_threads import ClientThreads
+from harness.commands import clean_env, run
 
-sys.path.append(str(Path(__file__).resolve().parent.parent / "benchmarks"))
 # gunicorn and HTTP helpers shared with the benchmark (standard library only).
-from _serving import Gunicorn, request
+from harness.gunicorn import Gunicorn
+from harness.http_requests import request
+from harness.postgres_control import PostgresControl
+from harness.rendering import Render, package_name
+from harness.servers import libpq_url
+from harness.venvs import tool_env, venv_bin
 
 ANSWERS: dict[str, Any] = {"project_name": "Demo App"}
 SECRET_KEY = "serving-tests-" + "s" * 32
@@ -66,7 +67,7 @@ class App:
         )
 
     def flask(
-        self, database_url: str, *args: str, check: bool = True
+        self, database_url: str, *args: str, must_succeed: bool = True
     ) -> subprocess.CompletedProcess[str]:
         """`flask --app <package> ...` from the project root, as its README says."""
         return run(
@@ -74,7 +75,7 @@ class App:
             cwd=self.path,
             env=self.env(database_url),
             timeout=120,
-            check=check,
+            must_succeed=must_succeed,
         )
 
     def gunicorn(
@@ -97,8 +98,7 @@ class App:
 def app(render: Render, project_env: Callable[[Path], Path], tmp_path: Path) -> App:
     """The default render, installed (its dev extra brings psycopg for PostgreSQL)."""
     project = render(ANSWERS)
-    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
-    return App(project, project_env(project), str(answers["package_name"]), tmp_path / "logs")
+    return App(project, project_env(project), package_name(project), tmp_path / "logs")
 
 
 @contextlib.contextmanager
@@ -163,26 +163,22 @@ class Sample:
     detail: str
 
 
-class Poller:
+class Poller(ClientThreads):
     """Threads that GET paths in turn until stopped; bounded in count and time."""
 
     def __init__(
         self, port: int, paths: list[str], *, threads: int, max_requests: int, max_seconds: float
     ) -> None:
+        super().__init__(threads, join_seconds=20)
         self.port = port
         self.paths = paths
         self.samples: list[Sample] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
         self._budget = iter(range(max_requests))
         self._deadline = time.monotonic() + max_seconds
-        self._threads = [
-            threading.Thread(target=self._loop, args=(n,), daemon=True) for n in range(threads)
-        ]
 
-    def _loop(self, number: int) -> None:
+    def loop(self, number: int) -> None:
         turn = number
-        while not self._stop.is_set() and time.monotonic() < self._deadline:
+        while not self.stopped() and time.monotonic() < self._deadline:
             with self._lock:
                 if next(self._budget, None) is None:
                     return
@@ -197,16 +193,6 @@ class Poller:
             with self._lock:
                 self.samples.append(Sample(started, time.monotonic(), path, status, detail))
             time.sleep(0.01)
-
-    def __enter__(self) -> Poller:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(20)
 
     def snapshot(self) -> list[Sample]:
         with self._lock:
