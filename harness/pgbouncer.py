@@ -69,6 +69,11 @@ class PgBouncer:
             "auth_type = trust\n"
             f"auth_file = {users}\n"
             "pool_mode = transaction\n"
+            # As many deployments set it: PgBouncer 1.18 otherwise refuses the
+            # connection outright when an app (without DATABASE_POOLER) sends
+            # libpq `options`; ignored, the app connects and its statements
+            # collide, which is the gotcha the tests show doctor catching.
+            "ignore_startup_parameters = options\n"
             f"default_pool_size = {POOL_SIZE}\n"
             "max_client_conn = 500\n"
             f"logfile = {self.log}\n"
