@@ -21,7 +21,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from harness import servers
-from harness.processes import ServerUnavailable, free_port, private_tmpdir
+from harness.processes import ServerUnavailable, free_port, private_tmpdir, stop_process
 
 #: Server connections PgBouncer opens per database and user.
 POOL_SIZE = 10
@@ -117,14 +117,8 @@ class PgBouncer:
 
     def stop(self) -> None:
         """Stop at once (SIGINT: PgBouncer's immediate shutdown), closing every client."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if self.process is not None:
+            stop_process(self.process, polite=signal.SIGINT)
 
     def restart(self, down_for: float = 0.5) -> None:
         """Stop, stay down a moment (clients see refused connections), start again."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import tempfile
@@ -30,11 +31,11 @@ def private_tmpdir(prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix, dir=base))
 
 
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    """Stop a child server politely, then firmly."""
+def stop_process(process: subprocess.Popen[bytes], polite: signal.Signals = signal.SIGTERM) -> None:
+    """Stop a child server politely (``polite``: its own shutdown signal), then firmly."""
     if process.poll() is not None:
         return
-    process.terminate()
+    process.send_signal(polite)
     try:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
